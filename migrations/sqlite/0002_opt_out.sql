@@ -1,0 +1,2 @@
+-- When a customer asked not to be contacted (NULL = not opted out).
+ALTER TABLE customers ADD COLUMN opted_out_at INTEGER;

@@ -1,0 +1,208 @@
+//! `GET /api/v1/chat/ws[?session=TOKEN]`: the widget's WebSocket. The first frame is
+//! always `session`; a new session is greeted, a resumed one gets whatever was committed
+//! but never delivered (the server may have died right after committing). Frames are
+//! handled one at a time, so a customer's messages keep their order. Bad frames get an
+//! `error` frame and the socket stays open.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use tracing::Instrument;
+
+use super::{ClientFrame, ServerFrame, WebSession};
+use crate::engine::Outbound;
+use crate::http::{ApiError, AppState, ErrorCode, PeerAddr};
+
+/// Close code "going away": the server is shutting down; the widget reconnects.
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code "try again later": no session could be opened (rate limit, store down).
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// How often an idle connection is pinged.
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
+/// Processing slower than this shows the typing indicator.
+const TYPING_AFTER: Duration = Duration::from_millis(400);
+
+#[derive(Debug, Deserialize)]
+pub struct WsQuery {
+    session: Option<String>,
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    PeerAddr(peer): PeerAddr,
+    headers: HeaderMap,
+    Query(query): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let ip = state.web_limits.client_ip(peer, &headers);
+    let max = state.web_limits.max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            let tasks = state.connections.clone();
+            tasks.track_future(async move {
+                metrics::gauge!("showroom_open_sessions").increment(1.0);
+                let span = tracing::info_span!("ws", conversation = tracing::field::Empty);
+                serve(socket, state, query.session, ip)
+                    .instrument(span)
+                    .await;
+                metrics::gauge!("showroom_open_sessions").decrement(1.0);
+            })
+        })
+}
+
+async fn serve(mut socket: WebSocket, state: AppState, requested: Option<String>, ip: IpAddr) {
+    let session = match WebSession::resolve(&state, requested.as_deref(), ip).await {
+        Ok(session) => session,
+        Err(err) => {
+            // Say why, then close properly so the widget backs off and retries.
+            let _ = send_error(&mut socket, &err).await;
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: CLOSE_TRY_AGAIN_LATER,
+                    reason: Utf8Bytes::from_static("no session could be opened"),
+                })))
+                .await;
+            return;
+        }
+    };
+    tracing::Span::current().record("conversation", session.conversation.id.as_str());
+
+    let opened = async {
+        send(
+            &mut socket,
+            &ServerFrame::Session {
+                session: session.token.as_str(),
+            },
+        )
+        .await?;
+        let first = if session.fresh {
+            session.start(&state).await
+        } else {
+            state
+                .engine
+                .undelivered(&session.conversation)
+                .await
+                .map_err(ApiError::from)
+        };
+        match first {
+            Ok(replies) => deliver(&mut socket, &state, &replies).await,
+            Err(err) => send_error(&mut socket, &err).await,
+        }
+    };
+    if opened.await.is_err() {
+        return;
+    }
+
+    let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
+    keepalive.tick().await;
+    loop {
+        let incoming = tokio::select! {
+            biased;
+            () = state.shutdown.cancelled() => {
+                let _ = socket.send(Message::Close(Some(CloseFrame {
+                    code: CLOSE_GOING_AWAY,
+                    reason: Utf8Bytes::from_static("server restarting"),
+                }))).await;
+                break;
+            }
+            incoming = socket.recv() => incoming,
+            _ = keepalive.tick() => {
+                // Keeps idle connections alive through proxies that drop silent sockets.
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        let text = match incoming {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                let err = ApiError::new(
+                    ErrorCode::InvalidFrame,
+                    "binary frames are not supported; send JSON text frames",
+                );
+                if send_error(&mut socket, &err).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            // axum answers pings itself.
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+        };
+        let frame: ClientFrame = match serde_json::from_str(text.as_str()) {
+            Ok(frame) => frame,
+            Err(err) => {
+                let err = ApiError::new(
+                    ErrorCode::InvalidFrame,
+                    format!(
+                        "the frame is not valid: {err}. Expected {{\"type\":\"message\",\"text\":…}} or {{\"type\":\"button\",\"payload\":…}}"
+                    ),
+                );
+                if send_error(&mut socket, &err).await.is_err() {
+                    break;
+                }
+                continue;
+            }
+        };
+        // Keep handling this message even if shutdown starts meanwhile: in-flight
+        // messages finish, then the loop sees the cancellation.
+        let handled = session.send(&state, ip, frame);
+        tokio::pin!(handled);
+        let result = tokio::select! {
+            result = &mut handled => result,
+            () = tokio::time::sleep(TYPING_AFTER) => {
+                if send(&mut socket, &ServerFrame::Typing).await.is_err() {
+                    // The customer left; the message is stored and will still be processed.
+                }
+                handled.await
+            }
+        };
+        let sent = match result {
+            Ok(replies) => deliver(&mut socket, &state, &replies).await,
+            Err(err) => send_error(&mut socket, &err).await,
+        };
+        if sent.is_err() {
+            break;
+        }
+    }
+    tracing::debug!("web chat closed");
+}
+
+/// Sends replies and records them as delivered.
+async fn deliver(
+    socket: &mut WebSocket,
+    state: &AppState,
+    replies: &[Outbound],
+) -> Result<(), axum::Error> {
+    for reply in replies {
+        send(socket, &ServerFrame::message(reply)).await?;
+    }
+    if let Err(err) = state.engine.mark_delivered(replies).await {
+        // They were sent; at worst they are sent again on the next reconnect, and the
+        // widget drops ids it already shows.
+        tracing::warn!(cause = %err, "could not record delivery");
+    }
+    Ok(())
+}
+
+async fn send(socket: &mut WebSocket, frame: &ServerFrame<'_>) -> Result<(), axum::Error> {
+    socket.send(Message::Text(frame.to_json().into())).await
+}
+
+async fn send_error(socket: &mut WebSocket, err: &ApiError) -> Result<(), axum::Error> {
+    send(
+        socket,
+        &ServerFrame::Error {
+            code: err.code,
+            message: &err.message,
+        },
+    )
+    .await
+}

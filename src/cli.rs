@@ -1,0 +1,92 @@
+//! The offline commands staff run on their files: `flows check`, `flows test`,
+//! `flows schema`. Output is for people: what is wrong, where, and how to fix it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::bail;
+
+use crate::config::Config;
+use crate::engine::MenuRouter;
+use crate::flows::testing::{TestSetup, run_dir};
+use crate::flows::{FlowSet, load_dir};
+
+pub enum FlowsCommand {
+    Check { dir: Option<PathBuf> },
+    Test { dir: Option<PathBuf> },
+    Schema,
+}
+
+pub async fn flows(config: &Config, command: FlowsCommand) -> anyhow::Result<()> {
+    let (sources, vocabulary) = crate::server::flow_vocabulary(config);
+    match command {
+        FlowsCommand::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::flows::schema())?);
+            Ok(())
+        }
+        FlowsCommand::Check { dir } => {
+            let dir = dir.unwrap_or_else(|| config.flows_dir.clone());
+            let set = check(&dir, &vocabulary)?;
+            let count = set.flows().count();
+            println!(
+                "{count} flow{} in {} — no problems found",
+                plural(count),
+                dir.display()
+            );
+            Ok(())
+        }
+        FlowsCommand::Test { dir } => {
+            let dir = dir.unwrap_or_else(|| config.flows_dir.clone());
+            let set = Arc::new(check(&dir, &vocabulary)?);
+            let setup = TestSetup {
+                settings: crate::server::runner_settings(config),
+                fallback: MenuRouter::new(&config.bot, config.menu.clone()),
+                sources,
+                vocabulary,
+                default_language: config.bot.default_language,
+            };
+            let report = run_dir(&dir.join("tests"), set, &setup).await;
+            for error in &report.errors {
+                println!("{error}");
+            }
+            for outcome in &report.outcomes {
+                let file = outcome
+                    .file
+                    .file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default();
+                match &outcome.failure {
+                    None => println!("ok      {file}: {}", outcome.name),
+                    Some(failure) => println!("FAILED  {file}: {}\n    {failure}", outcome.name),
+                }
+            }
+            println!("{} passed, {} failed", report.passed(), report.failed());
+            if report.failed() > 0 {
+                bail!(
+                    "{} flow test{} failed",
+                    report.failed(),
+                    plural(report.failed())
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Loads and validates a folder; prints every problem and fails when there is any.
+fn check(dir: &std::path::Path, vocabulary: &crate::flows::Vocabulary) -> anyhow::Result<FlowSet> {
+    match load_dir(dir, vocabulary) {
+        Ok(set) => Ok(set),
+        Err(diagnostics) => {
+            println!("{diagnostics}");
+            bail!(
+                "the flow files in {} have problems (listed above)",
+                dir.display()
+            )
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,287 @@
+//! The conversation loop: find the customer and conversation of a channel identity,
+//! commit each inbound message before looking at it, process one conversation's
+//! messages strictly in order (in-process stripes plus the store's cross-instance lock),
+//! run the router, and commit the replies before any channel sends them.
+//!
+//! Processing drains *every* pending message of the conversation in id order, not just
+//! the caller's: a message stored by another instance, or left unprocessed by a crash,
+//! is handled before newer ones, so order holds even across processes.
+
+mod menu;
+mod message;
+mod ordering;
+mod router;
+mod session;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use menu::{MENU_PAYLOAD, MenuRouter};
+pub use message::{
+    Button, ChannelIdentity, ChannelKind, Inbound, InboundContent, Language, Outbound, Reply,
+};
+pub use ordering::ConversationLocks;
+pub use router::{Input, RouteError, Router, Turn};
+pub use session::{Session, fold};
+
+use crate::config::Localized;
+use crate::store::{
+    ConversationHandle, ConversationLock, ConversationStore, PendingInbound, StoreError,
+    TurnCommit, now_ms,
+};
+
+/// Payloads of the buttons under the "continue where you left off?" prompt.
+pub const RESUME_CONTINUE: &str = "resume:continue";
+pub const RESUME_RESTART: &str = "resume:restart";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Engine settings that are not the router's business.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub default_language: Language,
+    pub idle_timeout: Duration,
+    pub resume_prompt: Localized,
+}
+
+pub struct Engine {
+    store: Arc<dyn ConversationStore>,
+    router: Arc<dyn Router>,
+    locks: ConversationLocks,
+    settings: EngineSettings,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn ConversationStore>,
+        router: Arc<dyn Router>,
+        settings: EngineSettings,
+    ) -> Self {
+        Self {
+            store,
+            router,
+            locks: ConversationLocks::default(),
+            settings,
+        }
+    }
+
+    /// The conversation of a channel identity, created on first contact.
+    pub async fn open(
+        &self,
+        identity: &ChannelIdentity,
+    ) -> Result<ConversationHandle, EngineError> {
+        Ok(self.store.open_conversation(identity, now_ms()).await?)
+    }
+
+    /// The conversation of a channel identity, if there is one.
+    pub async fn find(
+        &self,
+        identity: &ChannelIdentity,
+    ) -> Result<Option<ConversationHandle>, EngineError> {
+        Ok(self.store.find_conversation(identity).await?)
+    }
+
+    /// Opens the conversation of an inbound event and handles it.
+    pub async fn receive(
+        &self,
+        inbound: Inbound,
+    ) -> Result<(ConversationHandle, Vec<Outbound>), EngineError> {
+        let conversation = self.open(&inbound.identity).await?;
+        let replies = self
+            .handle(
+                &conversation,
+                inbound.content,
+                inbound.channel_message_id.as_deref(),
+            )
+            .await?;
+        Ok((conversation, replies))
+    }
+
+    /// Commits one inbound message, processes it (after any older pending ones) and
+    /// returns its committed replies. A redelivered `channel_message_id` is not processed
+    /// twice; its original replies are returned.
+    #[tracing::instrument(skip_all, fields(conversation = %conversation.id))]
+    pub async fn handle(
+        &self,
+        conversation: &ConversationHandle,
+        content: InboundContent,
+        channel_message_id: Option<&str>,
+    ) -> Result<Vec<Outbound>, EngineError> {
+        let appended = self
+            .store
+            .append_inbound(&conversation.id, &content, channel_message_id, now_ms())
+            .await?;
+        if appended.duplicate {
+            tracing::debug!(
+                message = appended.id,
+                "redelivered message; not processed twice"
+            );
+        } else {
+            metrics::counter!("showroom_messages_total",
+                "channel" => conversation.channel.as_str(), "direction" => "in")
+            .increment(1);
+        }
+        match self.process_pending(conversation, appended.id).await? {
+            Some(replies) => Ok(replies),
+            // Processed earlier (a redelivery) or by another instance: read what it answered.
+            None => Ok(self.store.replies_to(appended.id).await?),
+        }
+    }
+
+    /// Replies committed but never delivered, for a channel to send on reconnect.
+    pub async fn undelivered(
+        &self,
+        conversation: &ConversationHandle,
+    ) -> Result<Vec<Outbound>, EngineError> {
+        Ok(self.store.undelivered(&conversation.id).await?)
+    }
+
+    /// Records that a channel handed these replies to the customer.
+    pub async fn mark_delivered(&self, replies: &[Outbound]) -> Result<(), EngineError> {
+        let ids: Vec<i64> = replies.iter().map(|r| r.id).collect();
+        self.store.mark_delivered(&ids, now_ms()).await?;
+        Ok(())
+    }
+
+    /// Processes messages a crash left stored but unprocessed. Their replies wait,
+    /// undelivered, until the channel reconnects.
+    pub async fn recover(&self) -> Result<usize, EngineError> {
+        let conversations = self.store.conversations_with_pending().await?;
+        for conversation in &conversations {
+            self.process_pending(conversation, i64::MAX).await?;
+        }
+        Ok(conversations.len())
+    }
+
+    /// Processes the conversation's pending messages up to `upto`, under its locks, and
+    /// returns the replies to `upto` when this call processed it.
+    async fn process_pending(
+        &self,
+        conversation: &ConversationHandle,
+        upto: i64,
+    ) -> Result<Option<Vec<Outbound>>, EngineError> {
+        let _in_process = self.locks.lock(&conversation.id).await;
+        let mut lock = self.store.lock_conversation(&conversation.id).await?;
+        let result = async {
+            let mut replies_to_upto = None;
+            while let Some(pending) = self.store.next_pending(&mut lock).await? {
+                let id = pending.id;
+                let replies = self.process_one(conversation, &mut lock, pending).await?;
+                if id == upto {
+                    replies_to_upto = Some(replies);
+                }
+                if id >= upto {
+                    break;
+                }
+            }
+            Ok(replies_to_upto)
+        }
+        .await;
+        lock.release().await;
+        result
+    }
+
+    async fn process_one(
+        &self,
+        conversation: &ConversationHandle,
+        lock: &mut ConversationLock,
+        pending: PendingInbound,
+    ) -> Result<Vec<Outbound>, EngineError> {
+        let started = Instant::now();
+        let record = self.store.load_session(lock).await?;
+        let mut session = Session::from_stored(&record.state);
+        let language = session.language.unwrap_or(self.settings.default_language);
+
+        let (input, inbound_title) = session.input_for(pending.content);
+        let mut replies = Vec::new();
+        let idle = record.last_activity_at.is_some_and(|last| {
+            pending.received_at.saturating_sub(last) > self.settings.idle_timeout.as_millis() as i64
+        });
+        let input = if session.resume_pending {
+            session.resume_pending = false;
+            match input {
+                Input::Button { payload } if payload == RESUME_CONTINUE => Some(Input::Resume),
+                Input::Button { payload } if payload == RESUME_RESTART => {
+                    session.router = serde_json::Value::Null;
+                    Some(Input::Start { payload: None })
+                }
+                other => Some(other),
+            }
+        } else if idle
+            && !matches!(input, Input::Start { .. })
+            && self.router.in_progress(&session.router)
+        {
+            session.resume_pending = true;
+            replies.push(self.resume_prompt(language));
+            None
+        } else {
+            Some(input)
+        };
+
+        let mut language = language;
+        if let Some(input) = input {
+            let mut turn = Turn {
+                input,
+                channel: conversation.channel,
+                customer_id: &conversation.customer_id,
+                conversation_id: &conversation.id,
+                language,
+                state: &mut session.router,
+                replies: Vec::new(),
+            };
+            match self.router.route(&mut turn).await {
+                Ok(()) => {
+                    language = turn.language;
+                    replies.append(&mut turn.replies);
+                }
+                Err(err) => {
+                    tracing::error!(cause = %err, message = pending.id, "router failed; apologising");
+                    replies.push(Reply::text(match language {
+                        Language::Es => "Lo siento, tuve un problema. ¿Lo intentamos de nuevo? Escribe «menú» para ver las opciones.",
+                        Language::En => "Sorry, something went wrong on my side. Type \"menu\" to see the options.",
+                    }));
+                }
+            }
+        }
+        if language != self.settings.default_language || session.language.is_some() {
+            session.language = Some(language);
+        }
+        session.remember_offered(&replies);
+
+        let state = session.to_stored();
+        let outbound = self
+            .store
+            .commit_turn(
+                lock,
+                TurnCommit {
+                    inbound_id: pending.id,
+                    inbound_title: inbound_title.as_deref(),
+                    session_state: &state,
+                    replies: &replies,
+                    now: now_ms(),
+                },
+            )
+            .await?;
+        metrics::counter!("showroom_messages_total",
+            "channel" => conversation.channel.as_str(), "direction" => "out")
+        .increment(outbound.len() as u64);
+        metrics::histogram!("showroom_message_processing_seconds")
+            .record(started.elapsed().as_secs_f64());
+        Ok(outbound)
+    }
+
+    fn resume_prompt(&self, language: Language) -> Reply {
+        let (yes, restart) = match language {
+            Language::Es => ("Continuar", "Empezar de nuevo"),
+            Language::En => ("Continue", "Start over"),
+        };
+        Reply::text(self.settings.resume_prompt.get(language)).with_buttons(vec![
+            Button::new(yes, RESUME_CONTINUE),
+            Button::new(restart, RESUME_RESTART),
+        ])
+    }
+}

@@ -1,0 +1,29 @@
+//! showroom — a conversational runtime for car dealerships.
+//!
+//! Customers chat on the web widget (and, in later releases, Telegram and Viber); menu
+//! flows answer them; every message is stored before it is processed and every reply
+//! before it is sent, so a crash loses nothing.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from `showroom.toml` and the environment, validated up front.
+//! - [`engine`]: the conversation loop — identity → conversation, strict per-conversation
+//!   order, idle/resume, the [`engine::Router`] seam, and the settings menu router.
+//! - [`flows`]: staff-written YAML flows: validation, runner, hot reload, tests.
+//! - [`store`]: persistence (SQLite or PostgreSQL) behind traits grouped by aggregate.
+//! - [`channels`]: adapters; `web` (widget, WebSocket, HTTP) and `cli` (terminal chat).
+//! - [`http`]: the axum application: routes, global limits, the JSON error type.
+//! - [`admin`]: health, readiness, metrics and the bearer-protected admin API.
+//! - [`telemetry`]: logs with personal data masked, and the Prometheus recorder.
+//! - [`server`]: wiring and graceful shutdown.
+
+pub mod admin;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod flows;
+pub mod http;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,216 @@
+//! Wiring: open the store, build the engine, serve HTTP until the shutdown future
+//! resolves, then let in-flight messages finish (within the configured grace period).
+//! `run` takes its listener and shutdown signal as arguments so tests bind port 0 and
+//! stop the server themselves.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::channels::web::WebLimits;
+use crate::config::Config;
+use crate::engine::{Engine, EngineSettings, MenuRouter};
+use crate::flows::actions::{Actions, StoreActions, builtin_vocabulary};
+use crate::flows::sources::{CatalogSources, Sources};
+use crate::flows::{Clock, FlowRegistry, FlowRouter, RunnerSettings, Vocabulary};
+use crate::http::AppState;
+use crate::store::Store;
+
+/// How often idle rate-limiter keys are forgotten.
+const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
+
+/// The long-lived parts `serve` and `chat` share.
+pub struct Services {
+    pub store: Store,
+    pub engine: Arc<Engine>,
+    pub flows: Arc<FlowRegistry>,
+}
+
+/// The option lists flows may use, and everything `flows check` needs to know: actions,
+/// lists and the values every template has.
+pub fn flow_vocabulary(config: &Config) -> (Arc<dyn Sources>, Vocabulary) {
+    let sources: Arc<dyn Sources> = Arc::new(CatalogSources::new(config.catalog.clone()));
+    let vocabulary = Vocabulary {
+        actions: builtin_vocabulary(),
+        sources: sources.names(),
+        globals: vec!["bot".into(), "lang".into()],
+    };
+    (sources, vocabulary)
+}
+
+/// The settings the flow runner needs.
+pub fn runner_settings(config: &Config) -> RunnerSettings {
+    RunnerSettings {
+        bot_name: config.bot.name.clone(),
+        greeting: config.bot.greeting.clone(),
+        fallback: config.bot.fallback.clone(),
+        max_attempts: config.flows.max_attempts,
+        advisor_flow: config.flows.advisor_flow.clone(),
+        clock: Clock::System(config.flows.time_zone.clone()),
+        phone_region: config.flows.phone_region,
+        plate_country: config.flows.plate_country,
+    }
+}
+
+/// Opens the store, loads the flows and builds the engine.
+pub async fn open(config: &Config) -> anyhow::Result<Services> {
+    // Install the recorder before anything counts, or early counts are lost.
+    crate::telemetry::metrics();
+    let store = Store::connect(&config.database_url, &config.store)
+        .await
+        .context("opening the database")?;
+    let (sources, vocabulary) = flow_vocabulary(config);
+    let flows = FlowRegistry::load(&config.flows_dir, vocabulary).map_err(|diagnostics| {
+        anyhow::anyhow!(
+            "the flow files in {} have problems; fix them (or run `showroom flows check`) and start again:\n{diagnostics}",
+            config.flows_dir.display()
+        )
+    })?;
+    let flows = Arc::new(flows);
+    let actions: Arc<dyn Actions> = Arc::new(StoreActions::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+    ));
+    let router = FlowRouter::new(
+        flows.clone(),
+        MenuRouter::new(&config.bot, config.menu.clone()),
+        actions,
+        sources,
+        runner_settings(config),
+    );
+    let engine = Engine::new(
+        Arc::new(store.clone()),
+        Arc::new(router),
+        EngineSettings {
+            default_language: config.bot.default_language,
+            idle_timeout: config.bot.idle_timeout,
+            resume_prompt: config.bot.resume_prompt.clone(),
+        },
+    );
+    Ok(Services {
+        store,
+        engine: Arc::new(engine),
+        flows,
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let Services {
+        store,
+        engine,
+        flows,
+    } = open(&config).await?;
+    let recovered = engine
+        .recover()
+        .await
+        .context("processing messages left by the previous run")?;
+    if recovered > 0 {
+        tracing::info!(
+            conversations = recovered,
+            "processed messages left unprocessed by the previous run"
+        );
+    }
+
+    let token = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let state = AppState {
+        web_limits: Arc::new(WebLimits::new(&config.web)),
+        config: Arc::new(config),
+        engine,
+        store: store.clone(),
+        flows: flows.clone(),
+        shutdown: token.clone(),
+        connections: connections.clone(),
+    };
+    spawn_limiter_cleanup(&state);
+    state
+        .connections
+        .spawn(crate::flows::reload::watch(flows, token.clone()));
+    let grace = state.config.http.shutdown_grace;
+    let app = crate::http::router(state);
+
+    let address = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(%address, "showroom is listening on http://{address}");
+    let signal = token.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing messages in flight");
+        signal.cancel();
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(token.clone().cancelled_owned())
+    .await
+    .context("serving HTTP")?;
+
+    connections.close();
+    if tokio::time::timeout(grace, connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "some chat connections did not finish within the grace period"
+        );
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_limiter_cleanup(state: &AppState) {
+    let limits = state.web_limits.clone();
+    let token = state.shutdown.clone();
+    state.connections.spawn(async move {
+        let mut every = tokio::time::interval(LIMITER_CLEANUP_EVERY);
+        loop {
+            tokio::select! {
+                () = token.cancelled() => break,
+                _ = every.tick() => limits.forget_idle(),
+            }
+        }
+    });
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(cause = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,400 @@
+//! Persistence behind one interface, on SQLite (the embedded default) or PostgreSQL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver: the schema keeps to
+//! portable types (TEXT, 64-bit integers for ids and Unix-millisecond times) and `$n`
+//! placeholders, which SQLite accepts too. What truly differs — SQLite's single writer,
+//! PostgreSQL's advisory locks — lives in `Backend` and `lock.rs`.
+//!
+//! Consumers depend on the traits (`ConversationStore`, `AuditStore`), grouped by
+//! aggregate, never on sqlx.
+
+mod audit;
+mod conversations;
+mod customers;
+mod lock;
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use lock::ConversationLock;
+
+use crate::config::{StoreConfig, redact_url};
+use crate::engine::{ChannelIdentity, ChannelKind, InboundContent, Outbound, Reply};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Something went wrong talking to the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot apply database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error while {context}: {source}")]
+    Query {
+        context: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("stored data is not valid ({0}); it was written by an incompatible version")]
+    Corrupt(String),
+}
+
+/// Adds what was being done to a sqlx error.
+pub(crate) trait QueryContext<T> {
+    fn context(self, context: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> QueryContext<T> for Result<T, sqlx::Error> {
+    fn context(self, context: &'static str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Query { context, source })
+    }
+}
+
+/// Which database engine is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    /// Reads, and on PostgreSQL everything.
+    pool: AnyPool,
+    /// Writes. On SQLite a single connection: SQLite has one writer at a time anyway, and
+    /// queueing writers in-process avoids `SQLITE_BUSY` storms under load.
+    writer: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database, creating the SQLite file and its folder when needed, and
+    /// applies pending migrations.
+    pub async fn connect(url: &str, config: &StoreConfig) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let connect_error = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let store = match backend {
+            Backend::Sqlite => {
+                if let Some(dir) = sqlite_parent_dir(url) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                let options = |max| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(config.acquire_timeout)
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                                // WAL + NORMAL: a commit survives a process crash; only an
+                                // OS crash can lose the last transactions.
+                                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let writer = options(1).connect(url).await.map_err(connect_error)?;
+                writer
+                    .execute("PRAGMA journal_mode = WAL")
+                    .await
+                    .map_err(connect_error)?;
+                let pool = options(config.max_connections)
+                    .connect(url)
+                    .await
+                    .map_err(connect_error)?;
+                SQLITE_MIGRATIONS.run(&writer).await?;
+                Self {
+                    pool,
+                    writer,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(config.acquire_timeout)
+                    .connect(url)
+                    .await
+                    .map_err(connect_error)?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                Self {
+                    writer: pool.clone(),
+                    pool,
+                    backend,
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Answers whether the database is reachable, within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), StoreError> {
+        match tokio::time::timeout(timeout, self.pool.execute("SELECT 1")).await {
+            Ok(result) => result.map(|_| ()).context("checking the database"),
+            Err(_) => Err(StoreError::Query {
+                context: "checking the database",
+                source: sqlx::Error::PoolTimedOut,
+            }),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
+}
+
+/// The folder of a `sqlite://path?…` URL, when it has one.
+fn sqlite_parent_dir(url: &str) -> Option<&Path> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:")
+        .split('?')
+        .next()?;
+    if path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+}
+
+// ---------------------------------------------------------------------------------------
+// What the engine and the admin API need from the store.
+// ---------------------------------------------------------------------------------------
+
+/// A conversation as the engine addresses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationHandle {
+    pub id: String,
+    pub customer_id: String,
+    pub channel: ChannelKind,
+    /// True when this call created the conversation.
+    pub created: bool,
+}
+
+/// The result of storing an inbound message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendedInbound {
+    pub id: i64,
+    /// The channel delivered this message before; it was stored only once.
+    pub duplicate: bool,
+}
+
+/// An inbound message stored but not yet processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingInbound {
+    pub id: i64,
+    pub content: InboundContent,
+    pub received_at: i64,
+}
+
+/// A conversation's state between messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub state: String,
+    /// When the customer last wrote (milliseconds), `None` before the first message.
+    pub last_activity_at: Option<i64>,
+}
+
+/// Everything one processed message changes, committed in one transaction.
+#[derive(Debug, Clone)]
+pub struct TurnCommit<'a> {
+    pub inbound_id: i64,
+    /// For a button press: the title of the pressed button, kept in the transcript.
+    pub inbound_title: Option<&'a str>,
+    pub session_state: &'a str,
+    pub replies: &'a [Reply],
+    pub now: i64,
+}
+
+/// A conversation in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConversationSummary {
+    pub id: String,
+    pub customer_id: String,
+    pub channel: ChannelKind,
+    pub started_at: i64,
+    pub last_activity_at: i64,
+    pub message_count: i64,
+}
+
+/// One line of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub direction: Direction,
+    pub kind: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<crate::engine::Button>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
+    pub created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+/// Conversations, their messages and sessions.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Finds the conversation of a channel identity, creating customer, identity,
+    /// conversation and session when it is new.
+    async fn open_conversation(
+        &self,
+        identity: &ChannelIdentity,
+        now: i64,
+    ) -> Result<ConversationHandle, StoreError>;
+
+    /// Finds the conversation of a channel identity without creating one.
+    async fn find_conversation(
+        &self,
+        identity: &ChannelIdentity,
+    ) -> Result<Option<ConversationHandle>, StoreError>;
+
+    /// Stores (commits) an inbound message. A repeated `channel_message_id` is not
+    /// stored twice.
+    async fn append_inbound(
+        &self,
+        conversation_id: &str,
+        content: &InboundContent,
+        channel_message_id: Option<&str>,
+        now: i64,
+    ) -> Result<AppendedInbound, StoreError>;
+
+    /// Takes the cross-instance lock of a conversation (a no-op on SQLite, where one
+    /// process owns the file).
+    async fn lock_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<ConversationLock, StoreError>;
+
+    /// The oldest inbound message of the locked conversation not processed yet.
+    async fn next_pending(
+        &self,
+        lock: &mut ConversationLock,
+    ) -> Result<Option<PendingInbound>, StoreError>;
+
+    /// Conversations that have stored but unprocessed inbound messages (left by a crash).
+    async fn conversations_with_pending(&self) -> Result<Vec<ConversationHandle>, StoreError>;
+
+    /// The locked conversation's session.
+    async fn load_session(&self, lock: &mut ConversationLock) -> Result<SessionRecord, StoreError>;
+
+    /// Marks the inbound processed, saves the session and stores the replies, atomically.
+    /// If the inbound was processed already, changes nothing and returns its replies.
+    async fn commit_turn(
+        &self,
+        lock: &mut ConversationLock,
+        turn: TurnCommit<'_>,
+    ) -> Result<Vec<Outbound>, StoreError>;
+
+    /// The replies produced for one inbound message.
+    async fn replies_to(&self, inbound_id: i64) -> Result<Vec<Outbound>, StoreError>;
+
+    /// Replies committed but not yet delivered (for example, the process died first).
+    async fn undelivered(&self, conversation_id: &str) -> Result<Vec<Outbound>, StoreError>;
+
+    async fn mark_delivered(&self, ids: &[i64], now: i64) -> Result<(), StoreError>;
+
+    /// Conversations by latest activity first.
+    async fn list_conversations(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
+
+    async fn conversation(&self, id: &str) -> Result<Option<ConversationSummary>, StoreError>;
+
+    /// The whole transcript, oldest first.
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError>;
+}
+
+/// Customers themselves.
+#[async_trait]
+pub trait CustomerStore: Send + Sync {
+    /// Records (`Some(time)`) or clears (`None`) a customer's request not to be contacted.
+    async fn set_opted_out(&self, customer_id: &str, at: Option<i64>) -> Result<(), StoreError>;
+
+    async fn opted_out_at(&self, customer_id: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
+/// Who did what, for operators and privacy requests.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    async fn entries_for(&self, subject: &str) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// The current time in Unix milliseconds, the unit every stored time uses.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_folder_is_found() {
+        assert_eq!(
+            sqlite_parent_dir("sqlite://data/showroom.db?mode=rwc"),
+            Some(Path::new("data"))
+        );
+        assert_eq!(sqlite_parent_dir("sqlite://showroom.db"), None);
+        assert_eq!(sqlite_parent_dir("sqlite::memory:"), None);
+    }
+}

@@ -1,0 +1,105 @@
+//! Logs and metrics. Logs go to stderr as human-readable lines or JSON, every line passes
+//! through `redact` so personal data never reaches a log file, and spans carry the
+//! request and conversation ids. Metrics are a process-wide Prometheus recorder.
+
+mod redact;
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+pub use redact::redact;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the global log subscriber. `RUST_LOG`, when set, overrides the configured level.
+pub fn init_logging(config: &LogConfig) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(RedactingWriter)
+        // Colours only for a person at a terminal, never into files or collectors.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(true);
+    // A second call (tests start several servers in one process) keeps the first subscriber.
+    let _ = match config.format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
+}
+
+/// Writes log lines to stderr after masking personal data.
+#[derive(Clone, Copy)]
+struct RedactingWriter;
+
+impl<'a> MakeWriter<'a> for RedactingWriter {
+    type Writer = RedactingLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        RedactingLine
+    }
+}
+
+/// The formatter writes one whole event per `write` call, so each call is a full line.
+struct RedactingLine;
+
+impl Write for RedactingLine {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        io::stderr().write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn metrics() -> &'static PrometheusHandle {
+    METRICS.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Suffix("_seconds".into()),
+                &[
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0, 2.5,
+                ],
+            )
+            .expect("bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder is installed; then ours just stays unused.
+        let _ = metrics::set_global_recorder(recorder);
+        describe_metrics();
+        handle
+    })
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!(
+        "showroom_messages_total",
+        "Messages by channel and direction (in, out)."
+    );
+    metrics::describe_histogram!(
+        "showroom_message_processing_seconds",
+        metrics::Unit::Seconds,
+        "Time to process one inbound message, from lock to committed replies."
+    );
+    metrics::describe_gauge!("showroom_open_sessions", "Open web chat connections.");
+    metrics::describe_counter!(
+        "showroom_rejected_messages_total",
+        "Inbound messages refused before processing, by reason."
+    );
+}

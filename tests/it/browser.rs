@@ -1,0 +1,47 @@
+//! The widget in a real headless Chromium (Debian `chromium`, driven by `playwright-core`):
+//! open the demo page, open the widget, click a button, see the reply, reload and see the
+//! conversation resumed. Screenshots land in `target/test-artifacts/`.
+
+use std::path::Path;
+
+use crate::support::{artifacts_dir, start_server};
+
+#[tokio::test]
+async fn widget_works_in_headless_chromium() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed; run `scripts/test` (it installs Chromium and playwright-core) or `npm ci --prefix tests/browser`"
+    );
+    let server = start_server(|_| {}).await;
+    let screenshots = artifacts_dir();
+    let output = tokio::process::Command::new("node")
+        .arg(browser_dir.join("widget.mjs"))
+        .arg(format!("http://{}", server.addr))
+        .arg(&screenshots)
+        .output()
+        .await
+        .expect("node must be installed to run the browser test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok - "), "{stdout}");
+    for shot in [
+        "widget-greeting.png",
+        "widget-after-click.png",
+        "widget-phone.png",
+    ] {
+        let path = screenshots.join(shot);
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(
+            size > 1000,
+            "screenshot {} missing or empty",
+            path.display()
+        );
+    }
+    server.stop().await;
+}

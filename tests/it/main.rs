@@ -1,0 +1,16 @@
+//! showroom's integration tests: one binary, one module per capability. Servers run for
+//! real on free loopback ports with real SQLite files (and the machine's PostgreSQL);
+//! nothing here is mocked.
+
+mod support;
+
+mod browser;
+mod config_errors;
+mod crash;
+mod engine;
+mod flows;
+mod ordering_postgres;
+mod store_suite;
+mod terminal_chat;
+mod web_http;
+mod web_ws;
