@@ -75,6 +75,13 @@ pub async fn flows(config: &Config, command: FlowsCommand) -> anyhow::Result<()>
 
 /// Loads and validates a folder; prints every problem and fails when there is any.
 fn check(dir: &std::path::Path, vocabulary: &crate::flows::Vocabulary) -> anyhow::Result<FlowSet> {
+    // `serve` treats a missing folder as "no flows yet"; asking to check one is a typo.
+    if !dir.is_dir() {
+        bail!(
+            "there is no folder {}; give the folder that holds the flow files, like `showroom flows check flows`",
+            dir.display()
+        );
+    }
     match load_dir(dir, vocabulary) {
         Ok(set) => Ok(set),
         Err(diagnostics) => {

@@ -40,6 +40,7 @@ pub fn flow_vocabulary(config: &Config) -> (Arc<dyn Sources>, Vocabulary) {
         actions: builtin_vocabulary(),
         sources: sources.names(),
         globals: vec!["bot".into(), "lang".into()],
+        advisor_flow: config.flows.advisor_flow.clone(),
     };
     (sources, vocabulary)
 }

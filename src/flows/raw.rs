@@ -92,6 +92,10 @@ pub struct RawStep {
     /// vin, number, date, time.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = [
+        "text", "name", "phone", "email", "cedula", "nit", "plate", "vin", "number", "date",
+        "time", null
+    ]))]
     pub input: Option<Spanned<String>>,
     /// Fixed answer buttons.
     #[serde(default)]

@@ -239,18 +239,10 @@ impl FlowRouter {
         state.stack.clear();
         state.attempts = 0;
         state.advisor_offered = false;
-        let mut vars = vars;
-        for (key, value) in vars.clone() {
-            vars.entry(format!("{key}_display"))
-                .or_insert_with(|| match value {
-                    Json::String(text) => Json::String(text),
-                    other => Json::String(other.to_string()),
-                });
-        }
         state.stack.push(Frame {
             flow: flow.id.clone(),
             at: String::new(),
-            vars,
+            vars: with_display_values(vars),
             answered: Vec::new(),
         });
         self.advance(set, state, turn, 0).await
@@ -336,10 +328,25 @@ impl FlowRouter {
                     frame.vars.extend(values);
                     index += 1;
                 }
-                StepKind::Goto(target) => index = *target,
+                StepKind::Goto(target) => {
+                    if *target <= index {
+                        // Going back means "ask again": forget the answers to the
+                        // questions between the target and here, or they would be
+                        // skipped as already answered.
+                        for step in &flow.steps[*target..=index] {
+                            if let StepKind::Ask(ask) = &step.kind {
+                                frame.vars.remove(&ask.save);
+                                frame.vars.remove(&format!("{}_display", ask.save));
+                                frame.answered.retain(|key| key != &step.key);
+                            }
+                        }
+                    }
+                    index = *target;
+                }
                 StepKind::Flow(target) => {
+                    // The new flow keeps what the customer already told us: its
+                    // questions for those values are skipped.
                     frame.flow = target.clone();
-                    frame.vars = Map::new();
                     frame.answered.clear();
                     index = 0;
                 }
@@ -349,7 +356,7 @@ impl FlowRouter {
                     state.stack.push(Frame {
                         flow: target.clone(),
                         at: String::new(),
-                        vars,
+                        vars: with_display_values(vars),
                         answered: Vec::new(),
                     });
                     index = 0;
@@ -743,6 +750,23 @@ impl FlowRouter {
     }
 }
 
+/// Values given to a flow from outside (a caller's `with:`, the assistant, outreach)
+/// get the `<name>_display` companion a question would have set, so templates can use
+/// either.
+fn with_display_values(mut vars: Map<String, Json>) -> Map<String, Json> {
+    for (key, value) in vars.clone() {
+        if key.ends_with("_display") {
+            continue;
+        }
+        vars.entry(format!("{key}_display"))
+            .or_insert_with(|| match value {
+                Json::String(text) => Json::String(text),
+                other => Json::String(other.to_string()),
+            });
+    }
+    vars
+}
+
 #[async_trait]
 impl Router for FlowRouter {
     async fn route(&self, turn: &mut Turn<'_>) -> Result<(), RouteError> {
@@ -814,5 +838,161 @@ impl Router for FlowRouter {
             .get("stack")
             .and_then(Json::as_array)
             .is_some_and(|s| !s.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::ChannelKind;
+    use crate::flows::actions::{ActionCall, ActionError, ActionOutcome};
+    use crate::flows::validate::validate_sources;
+
+    struct NoActions;
+
+    #[async_trait]
+    impl Actions for NoActions {
+        fn vocabulary(&self) -> BTreeMap<String, Vec<String>> {
+            BTreeMap::new()
+        }
+        async fn run(&self, _call: ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+            Ok(ActionOutcome::default())
+        }
+    }
+
+    const FLOWS: &[(&str, &str)] = &[
+        (
+            "confirm.yaml",
+            r#"id: confirm
+title: { es: Confirmar, en: Confirm }
+triggers: { menu: 1 }
+steps:
+  - id: name
+    ask: { es: ¿Nombre?, en: Name? }
+    input: name
+    save: name
+  - ask: { es: "¿{{ name }} es correcto?", en: "Is {{ name }} right?" }
+    buttons:
+      - { value: "yes", es: Sí, en: "Yes" }
+      - { value: "no", es: "No", en: "No" }
+    save: right
+  - if: right == "no"
+    goto: name
+  - call: greet
+    with: { who: "{{ name }}" }
+  - say: { es: "Fin", en: "End" }
+"#,
+        ),
+        (
+            "greet.yaml",
+            r#"id: greet
+title: { es: Saludo, en: Greeting }
+params: [who]
+steps:
+  - say: { es: "Hola {{ who_display }}", en: "Hi {{ who_display }}" }
+"#,
+        ),
+    ];
+
+    fn router() -> FlowRouter {
+        let config = Config::defaults_with_data_dir("unused").unwrap();
+        let (sources, mut vocabulary) = crate::server::flow_vocabulary(&config);
+        vocabulary.advisor_flow = None;
+        let files: Vec<(PathBuf, String)> = FLOWS
+            .iter()
+            .map(|(name, text)| (PathBuf::from(name), text.to_string()))
+            .collect();
+        let set = validate_sources(&files, &vocabulary).unwrap_or_else(|d| panic!("{d}"));
+        FlowRouter::new(
+            Arc::new(FlowRegistry::fixed_arc(Arc::new(set), vocabulary)),
+            MenuRouter::new(&config.bot, config.menu.clone()),
+            Arc::new(NoActions),
+            sources,
+            crate::server::runner_settings(&config),
+        )
+    }
+
+    async fn send(router: &FlowRouter, state: &mut Json, input: Input) -> Vec<String> {
+        let mut turn = Turn {
+            input,
+            channel: ChannelKind::Cli,
+            customer_id: "c",
+            conversation_id: "v",
+            language: Language::Es,
+            state,
+            replies: Vec::new(),
+        };
+        router.route(&mut turn).await.unwrap();
+        turn.replies.into_iter().map(|r| r.text).collect()
+    }
+
+    fn text(t: &str) -> Input {
+        Input::Text(t.into())
+    }
+
+    #[tokio::test]
+    async fn goto_back_asks_again_and_call_with_gets_display_values() {
+        let router = router();
+        let mut state = Json::Null;
+        let start = Input::Button {
+            payload: "flow:confirm".into(),
+        };
+        assert_eq!(send(&router, &mut state, start).await, ["¿Nombre?"]);
+        assert_eq!(
+            send(&router, &mut state, text("ana")).await,
+            ["¿Ana es correcto?"]
+        );
+        // "No" jumps back to the name question, which must be asked again.
+        assert_eq!(send(&router, &mut state, text("no")).await, ["¿Nombre?"]);
+        assert_eq!(
+            send(&router, &mut state, text("ana maría")).await,
+            ["¿Ana María es correcto?"]
+        );
+        let replies = send(&router, &mut state, text("sí")).await;
+        assert_eq!(replies[..2], ["Hola Ana María", "Fin"]);
+    }
+
+    #[tokio::test]
+    async fn start_flow_with_pre_filled_values_skips_their_questions() {
+        let router = router();
+        let mut state = Json::Null;
+        let mut turn = Turn {
+            input: Input::Resume,
+            channel: ChannelKind::Cli,
+            customer_id: "c",
+            conversation_id: "v",
+            language: Language::Es,
+            state: &mut state,
+            replies: Vec::new(),
+        };
+        let mut values = Map::new();
+        values.insert("name".into(), Json::String("Luis".into()));
+        assert!(
+            router
+                .start_flow(&mut turn, "confirm", values)
+                .await
+                .unwrap()
+        );
+        let texts: Vec<String> = turn.replies.into_iter().map(|r| r.text).collect();
+        assert_eq!(texts, ["¿Luis es correcto?"]);
+        let mut turn = Turn {
+            input: Input::Resume,
+            channel: ChannelKind::Cli,
+            customer_id: "c",
+            conversation_id: "v",
+            language: Language::Es,
+            state: &mut state,
+            replies: Vec::new(),
+        };
+        assert!(
+            !router
+                .start_flow(&mut turn, "nope", Map::new())
+                .await
+                .unwrap()
+        );
     }
 }

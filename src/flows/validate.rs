@@ -27,6 +27,9 @@ pub struct Vocabulary {
     pub actions: BTreeMap<String, Vec<String>>,
     pub sources: Vec<String>,
     pub globals: Vec<String>,
+    /// The flow escape words and the advisor offer start (`[flows] advisor_flow`); it
+    /// must exist whenever there are flows.
+    pub advisor_flow: Option<String>,
 }
 
 const STEP_KINDS: &[&str] = &["say", "ask", "set", "goto", "flow", "call", "action", "end"];
@@ -98,7 +101,26 @@ pub fn validate_sources(
             Err(err) => diagnostics.push(parse_error(path, &err)),
         }
     }
+    let any_flows = !parsed.is_empty();
     let set = Validator::new(vocabulary, &mut diagnostics).run(parsed);
+    if let Some(advisor) = &vocabulary.advisor_flow
+        && any_flows
+        && set.flow(advisor).is_none()
+    {
+        let existing: Vec<&str> = set.flows().map(|f| f.id.as_str()).collect();
+        diagnostics.push(
+            Diagnostic::new(
+                SourcePos::new(Path::new("showroom.toml"), 1, 1),
+                format!(
+                    "`[flows] advisor_flow = \"{advisor}\"` names a flow that does not exist, so \"asesor\" and the advisor offer would do nothing"
+                ),
+            )
+            .hint(format!(
+                "set advisor_flow to one of: {}; or to \"\" to turn the advisor offer off",
+                existing.join(", ")
+            )),
+        );
+    }
     if diagnostics.is_empty() {
         Ok(set)
     } else {

@@ -102,4 +102,16 @@ fn describe_metrics() {
         "showroom_rejected_messages_total",
         "Inbound messages refused before processing, by reason."
     );
+    metrics::describe_gauge!(
+        "showroom_flows_loaded",
+        "Flows in the live (last good) set."
+    );
+    metrics::describe_gauge!(
+        "showroom_flow_problems",
+        "Problems in the flow files on disk; above 0 means the last edit was rejected."
+    );
+    metrics::describe_counter!(
+        "showroom_flow_reloads_total",
+        "Flow reloads by result (ok, invalid)."
+    );
 }

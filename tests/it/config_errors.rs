@@ -63,3 +63,26 @@ fn the_shipped_settings_file_is_valid() {
     let config = showroom::config::Config::load(Some(std::path::Path::new(file)));
     assert!(config.is_ok(), "{:?}", config.err());
 }
+
+#[test]
+fn the_shipped_settings_file_shows_the_built_in_defaults() {
+    // showroom.toml promises that `serve` behaves the same with or without it.
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/showroom.toml");
+    use figment::providers::{Format, Serialized, Toml};
+    let raw: showroom::config::RawSettings = figment::Figment::from(Serialized::defaults(
+        showroom::config::RawSettings::default(),
+    ))
+    .merge(Toml::file_exact(file))
+    .extract()
+    .unwrap();
+    let shipped =
+        showroom::config::Config::validate(raw, None, showroom::config::Secrets::default())
+            .unwrap();
+    let defaults = showroom::config::Config::validate(
+        showroom::config::RawSettings::default(),
+        None,
+        showroom::config::Secrets::default(),
+    )
+    .unwrap();
+    assert_eq!(format!("{shipped:#?}"), format!("{defaults:#?}"));
+}

@@ -19,6 +19,8 @@ fn showroom(args: &[&str], cwd: &Path) -> (bool, String, String) {
         .args(args)
         .current_dir(cwd)
         .env_remove("DATABASE_URL")
+        // The folders these tests write have no advisor flow to point at.
+        .env("SHOWROOM_FLOWS__ADVISOR_FLOW", "")
         .output()
         .expect("run showroom");
     (
@@ -161,6 +163,20 @@ fn schema_describes_flow_files() {
     );
     assert!(schema["properties"]["steps"].is_object(), "{schema}");
     assert!(stdout.contains("\"say\"") && stdout.contains("\"buttons\""));
+    let inputs = &schema["$defs"]["RawStep"]["properties"]["input"]["enum"];
+    for kind in showroom::flows::input::InputKind::ALL {
+        assert!(
+            inputs.as_array().unwrap().contains(&json!(kind.as_str())),
+            "{kind:?} missing from {inputs}"
+        );
+    }
+    // The copy editors point at (`$schema=./schema.json`) must be the current one.
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/flows/schema.json");
+    assert_eq!(
+        std::fs::read_to_string(shipped).unwrap(),
+        stdout,
+        "flows/schema.json is stale: run `showroom flows schema > flows/schema.json`"
+    );
 }
 
 const HOURS_V1: &str = "id: hours\ntitle: { es: Horarios, en: Hours }\ntriggers: { menu: 1 }\nsteps:\n  - say: { es: Abrimos a las 8, en: We open at 8 }\n  - end: true\n";
@@ -186,7 +202,12 @@ async fn serve_reloads_edited_flows_and_keeps_the_last_good_version() {
     std::fs::write(flows.path().join("hours.yaml"), HOURS_V1).unwrap();
     std::fs::write(flows.path().join("plate.yaml"), ASK_V1).unwrap();
     let flows_dir = flows.path().to_path_buf();
-    let server = start_server(move |raw| raw.flows_dir = flows_dir).await;
+    let server = start_server(move |raw| {
+        raw.flows_dir = flows_dir;
+        // These flows have no advisor flow; without this `serve` refuses to start.
+        raw.flows.advisor_flow = String::new();
+    })
+    .await;
     let client = reqwest::Client::new();
     let chat = server.url("/api/v1/chat/messages");
     let greeting: Value = client
@@ -318,4 +339,39 @@ fn serve_refuses_to_start_with_broken_flows() {
         stderr.contains("flows/c.yaml:4:5: error: unknown key `sya`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn check_refuses_an_advisor_flow_that_does_not_exist() {
+    let out = Command::new(env!("CARGO_BIN_EXE_showroom"))
+        .args([
+            "flows",
+            "check",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/flows"),
+        ])
+        .env("SHOWROOM_FLOWS__ADVISOR_FLOW", "asesor")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("`[flows] advisor_flow = \"asesor\"` names a flow that does not exist"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("set advisor_flow to one of: advisor,"),
+        "{stdout}"
+    );
+
+    let missing = Command::new(env!("CARGO_BIN_EXE_showroom"))
+        .args(["flows", "check", "no-such-folder"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        !missing.status.success(),
+        "a typo'd folder is not an empty one"
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no folder no-such-folder"));
 }
