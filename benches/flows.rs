@@ -48,7 +48,10 @@ fn synthetic_flow() -> String {
 
 fn router(flows_dir: &Path) -> FlowRouter {
     let config = Config::defaults_with_data_dir(flows_dir).expect("defaults");
-    let (sources, vocabulary) = showroom::server::flow_vocabulary(&config);
+    let (sources, vocabulary) = showroom::server::flow_vocabulary(
+        &config,
+        Arc::new(showroom::booking::sources::NoBookings),
+    );
     let registry = FlowRegistry::load(flows_dir, vocabulary).expect("flows are valid");
     FlowRouter::new(
         Arc::new(registry),

@@ -18,7 +18,8 @@ pub enum FlowsCommand {
 }
 
 pub async fn flows(config: &Config, command: FlowsCommand) -> anyhow::Result<()> {
-    let (sources, vocabulary) = crate::server::flow_vocabulary(config);
+    let (sources, vocabulary) =
+        crate::server::flow_vocabulary(config, Arc::new(crate::booking::sources::NoBookings));
     match command {
         FlowsCommand::Schema => {
             println!("{}", serde_json::to_string_pretty(&crate::flows::schema())?);

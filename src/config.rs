@@ -13,6 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::booking::calendar::{Calendar, OutreachConfig};
 use crate::engine::Language;
 
 /// The settings file used when `--config` is not given.
@@ -35,7 +36,7 @@ pub enum ConfigError {
     MissingFile(PathBuf),
 }
 
-fn invalid(key: &str, value: impl fmt::Display, expected: &str) -> ConfigError {
+pub(crate) fn invalid(key: &str, value: impl fmt::Display, expected: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
         value: value.to_string(),
@@ -53,6 +54,7 @@ fn invalid(key: &str, value: impl fmt::Display, expected: &str) -> ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct RawSettings {
     pub listen: String,
+    pub public_url: String,
     pub data_dir: PathBuf,
     pub flows_dir: PathBuf,
     pub knowledge_dir: PathBuf,
@@ -66,12 +68,15 @@ pub struct RawSettings {
     pub flows: RawFlows,
     pub models: Vec<RawModel>,
     pub branches: Vec<RawBranch>,
+    pub booking: RawBooking,
+    pub outreach: RawOutreach,
 }
 
 impl Default for RawSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            public_url: String::new(),
             data_dir: "data".into(),
             flows_dir: "flows".into(),
             knowledge_dir: "knowledge".into(),
@@ -85,6 +90,8 @@ impl Default for RawSettings {
             flows: RawFlows::default(),
             models: default_models(),
             branches: default_branches(),
+            booking: RawBooking::default(),
+            outreach: RawOutreach::default(),
         }
     }
 }
@@ -98,10 +105,10 @@ pub struct Localized {
 }
 
 impl Localized {
-    pub fn new(es: &str, en: &str) -> Self {
+    pub fn new(es: impl Into<String>, en: impl Into<String>) -> Self {
         Self {
-            es: es.to_owned(),
-            en: en.to_owned(),
+            es: es.into(),
+            en: en.into(),
         }
     }
 
@@ -294,7 +301,8 @@ pub struct RawModel {
     pub synonyms: Vec<String>,
 }
 
-/// A branch (sede) of the dealer (the `branches` option list of flows).
+/// A branch (sede) of the dealer: the `branches` option list of flows, and its bookings
+/// calendar (validated into `booking::calendar::Branch`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RawBranch {
@@ -303,6 +311,139 @@ pub struct RawBranch {
     pub city: String,
     #[serde(default)]
     pub address: String,
+    /// IANA time zone of the branch's opening hours.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub hours: RawHours,
+    /// Closed days, `YYYY-MM-DD`.
+    #[serde(default = "default_holidays")]
+    pub holidays: Vec<String>,
+    #[serde(default)]
+    pub bays: Vec<RawBay>,
+    #[serde(default)]
+    pub demo_vehicles: Vec<RawDemoVehicle>,
+}
+
+/// Opening hours per weekday: `"08:00-18:00"`, `"08:00-12:00, 14:00-18:00"` or
+/// `"closed"`. A day left out keeps its default.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHours {
+    pub mon: String,
+    pub tue: String,
+    pub wed: String,
+    pub thu: String,
+    pub fri: String,
+    pub sat: String,
+    pub sun: String,
+}
+
+impl Default for RawHours {
+    fn default() -> Self {
+        let weekday = || String::from("08:00-18:00");
+        Self {
+            mon: weekday(),
+            tue: weekday(),
+            wed: weekday(),
+            thu: weekday(),
+            fri: weekday(),
+            sat: "08:00-13:00".into(),
+            sun: "closed".into(),
+        }
+    }
+}
+
+impl RawHours {
+    /// `(key, value)` per day, Monday first.
+    pub fn days(&self) -> [(&'static str, &str); 7] {
+        [
+            ("mon", &self.mon),
+            ("tue", &self.tue),
+            ("wed", &self.wed),
+            ("thu", &self.thu),
+            ("fri", &self.fri),
+            ("sat", &self.sat),
+            ("sun", &self.sun),
+        ]
+    }
+}
+
+/// A service bay (puesto de taller): `capacity` cars at once, for the listed services.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawBay {
+    pub id: String,
+    pub name: String,
+    pub capacity: u32,
+    /// `[[booking.service_types]]` ids.
+    pub services: Vec<String>,
+}
+
+/// A car customers can test-drive at a branch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawDemoVehicle {
+    pub id: String,
+    /// A `[[models]]` id.
+    pub model: String,
+    pub plate: String,
+}
+
+/// How appointments are offered (`[booking]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawBooking {
+    pub slot_minutes: u32,
+    pub min_lead: String,
+    pub horizon_days: u32,
+    pub test_drive_duration: String,
+    /// How long before the start each reminder goes out.
+    pub reminders: Vec<String>,
+    pub reminder_grace: String,
+    pub service_types: Vec<RawServiceType>,
+}
+
+impl Default for RawBooking {
+    fn default() -> Self {
+        Self {
+            slot_minutes: 30,
+            min_lead: "2h".into(),
+            horizon_days: 14,
+            test_drive_duration: "45m".into(),
+            reminders: vec!["24h".into(), "2h".into()],
+            reminder_grace: "30m".into(),
+            service_types: default_service_types(),
+        }
+    }
+}
+
+/// A kind of workshop appointment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawServiceType {
+    pub id: String,
+    pub title: Localized,
+    pub duration: String,
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+}
+
+/// Limits on messages the CRM/ERP asks us to send (`[outreach]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOutreach {
+    pub max_per_customer: u32,
+    pub window: String,
+}
+
+impl Default for RawOutreach {
+    fn default() -> Self {
+        Self {
+            max_per_customer: 2,
+            window: "30d".into(),
+        }
+    }
 }
 
 fn default_models() -> Vec<RawModel> {
@@ -328,15 +469,177 @@ fn default_branches() -> Vec<RawBranch> {
         name: name.into(),
         city: city.into(),
         address: address.into(),
+        time_zone: default_time_zone(),
+        hours: RawHours::default(),
+        holidays: default_holidays(),
+        bays: Vec::new(),
+        demo_vehicles: Vec::new(),
+    };
+    let bay = |id: &str, name: &str, capacity: u32, services: &[&str]| RawBay {
+        id: id.into(),
+        name: name.into(),
+        capacity,
+        services: services.iter().map(|s| s.to_string()).collect(),
+    };
+    let demo = |id: &str, model: &str, plate: &str| RawDemoVehicle {
+        id: id.into(),
+        model: model.into(),
+        plate: plate.into(),
     };
     vec![
-        branch("norte", "Sede Norte", "Cali", "Av. 6N # 28N-10, Cali"),
-        branch("sur", "Sede Sur", "Cali", "Cra. 100 # 16-20, Cali"),
-        branch(
-            "palmira",
-            "Sede Palmira",
-            "Palmira",
-            "Calle 42 # 30-15, Palmira",
+        RawBranch {
+            bays: vec![
+                bay(
+                    "norte_mecanica",
+                    "Mecánica",
+                    3,
+                    &["maintenance", "diagnosis"],
+                ),
+                bay(
+                    "norte_garantias",
+                    "Garantías",
+                    1,
+                    &["warranty", "diagnosis"],
+                ),
+                bay("norte_latoneria", "Latonería y pintura", 2, &["bodywork"]),
+            ],
+            demo_vehicles: vec![
+                demo("norte_tiguan", "tiguan", "KGV-482"),
+                demo("norte_t_cross", "t_cross", "JTN-215"),
+                demo("norte_cx_30", "cx_30", "LMR-937"),
+                demo("norte_corolla_cross", "corolla_cross", "HZP-604"),
+            ],
+            ..branch("norte", "Sede Norte", "Cali", "Av. 6N # 28N-10, Cali")
+        },
+        RawBranch {
+            bays: vec![
+                bay(
+                    "sur_mecanica",
+                    "Mecánica",
+                    2,
+                    &["maintenance", "diagnosis", "warranty"],
+                ),
+                bay("sur_latoneria", "Latonería y pintura", 1, &["bodywork"]),
+            ],
+            demo_vehicles: vec![
+                demo("sur_duster", "duster", "KDS-318"),
+                demo("sur_tracker", "tracker", "JWX-756"),
+                demo("sur_t_cross", "t_cross", "LPB-129"),
+            ],
+            ..branch("sur", "Sede Sur", "Cali", "Cra. 100 # 16-20, Cali")
+        },
+        RawBranch {
+            bays: vec![
+                bay(
+                    "palmira_mecanica",
+                    "Mecánica",
+                    2,
+                    &["maintenance", "diagnosis", "warranty"],
+                ),
+                bay(
+                    "palmira_express",
+                    "Mantenimiento express",
+                    1,
+                    &["maintenance"],
+                ),
+            ],
+            demo_vehicles: vec![
+                demo("palmira_corolla_cross", "corolla_cross", "MNC-540"),
+                demo("palmira_duster", "duster", "KRT-863"),
+                demo("palmira_tracker", "tracker", "JFL-271"),
+            ],
+            ..branch(
+                "palmira",
+                "Sede Palmira",
+                "Palmira",
+                "Calle 42 # 30-15, Palmira",
+            )
+        },
+    ]
+}
+
+fn default_time_zone() -> String {
+    "America/Bogota".into()
+}
+
+/// Colombian public holidays (festivos) of 2026 and 2027, with the Ley Emiliani moves
+/// to Monday applied.
+fn default_holidays() -> Vec<String> {
+    [
+        // 2026
+        "2026-01-01",
+        "2026-01-12",
+        "2026-03-23",
+        "2026-04-02",
+        "2026-04-03",
+        "2026-05-01",
+        "2026-05-18",
+        "2026-06-08",
+        "2026-06-15",
+        "2026-06-29",
+        "2026-07-20",
+        "2026-08-07",
+        "2026-08-17",
+        "2026-10-12",
+        "2026-11-02",
+        "2026-11-16",
+        "2026-12-08",
+        "2026-12-25",
+        // 2027
+        "2027-01-01",
+        "2027-01-11",
+        "2027-03-22",
+        "2027-03-25",
+        "2027-03-26",
+        "2027-05-01",
+        "2027-05-10",
+        "2027-05-31",
+        "2027-06-07",
+        "2027-07-05",
+        "2027-07-20",
+        "2027-08-07",
+        "2027-08-16",
+        "2027-10-18",
+        "2027-11-01",
+        "2027-11-15",
+        "2027-12-08",
+        "2027-12-25",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn default_service_types() -> Vec<RawServiceType> {
+    let service = |id: &str, title: Localized, duration: &str, synonyms: &[&str]| RawServiceType {
+        id: id.into(),
+        title,
+        duration: duration.into(),
+        synonyms: synonyms.iter().map(|s| s.to_string()).collect(),
+    };
+    vec![
+        service(
+            "maintenance",
+            Localized::new("Mantenimiento por kilometraje", "Scheduled maintenance"),
+            "90m",
+            &["mantenimiento", "revisión", "cambio de aceite"],
+        ),
+        service(
+            "diagnosis",
+            Localized::new("Diagnóstico", "Diagnosis"),
+            "60m",
+            &["ruido", "falla", "testigo encendido"],
+        ),
+        service(
+            "warranty",
+            Localized::new("Garantía", "Warranty"),
+            "60m",
+            &["reclamo de garantía"],
+        ),
+        service(
+            "bodywork",
+            Localized::new("Latonería y pintura", "Bodywork and paint"),
+            "120m",
+            &["latonería", "pintura", "choque", "golpe"],
         ),
     ]
 }
@@ -349,6 +652,9 @@ fn default_branches() -> Vec<RawBranch> {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// Where customers reach this server (links in messages, like `.ics` files),
+    /// without a trailing slash.
+    pub public_url: String,
     pub data_dir: PathBuf,
     pub flows_dir: PathBuf,
     pub knowledge_dir: PathBuf,
@@ -362,6 +668,9 @@ pub struct Config {
     pub store: StoreConfig,
     pub flows: FlowsConfig,
     pub catalog: CatalogConfig,
+    /// Branches' hours, holidays and resources, and how appointments are offered.
+    pub calendar: Calendar,
+    pub outreach: OutreachConfig,
     pub secrets: Secrets,
 }
 
@@ -522,6 +831,19 @@ impl Config {
                 "an address with a port is expected, like 127.0.0.1:8080 or 0.0.0.0:8080",
             )
         })?;
+        let public_url = match raw.public_url.trim() {
+            "" => format!("http://{listen}"),
+            url if url.starts_with("https://") || url.starts_with("http://") => {
+                url.trim_end_matches('/').to_owned()
+            }
+            url => {
+                return Err(invalid(
+                    "public_url",
+                    url,
+                    "the address customers use to reach the bot, starting with https://, like https://bot.autosdelvalle.co",
+                ));
+            }
+        };
         let database_url = match database_url {
             Some(url)
                 if url.starts_with("sqlite:")
@@ -686,9 +1008,12 @@ impl Config {
 
         let flows = validate_flows(&raw.flows)?;
         let catalog = validate_catalog(raw.models, raw.branches)?;
+        let calendar = Calendar::from_settings(&raw.booking, &catalog.branches, &catalog.models)?;
+        let outreach = OutreachConfig::from_settings(&raw.outreach)?;
 
         Ok(Self {
             listen,
+            public_url,
             data_dir: raw.data_dir,
             flows_dir: raw.flows_dir,
             knowledge_dir: raw.knowledge_dir,
@@ -709,6 +1034,8 @@ impl Config {
             store,
             flows,
             catalog,
+            calendar,
+            outreach,
             secrets,
         })
     }

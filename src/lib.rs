@@ -18,6 +18,7 @@
 //! - [`server`]: wiring and graceful shutdown.
 
 pub mod admin;
+pub mod booking;
 pub mod channels;
 pub mod cli;
 pub mod config;

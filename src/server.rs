@@ -13,14 +13,18 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::booking::actions::{BookingActions, booking_vocabulary};
+use crate::booking::sources::{BookingLookup, BookingSources};
 use crate::channels::web::WebLimits;
 use crate::config::Config;
+use crate::engine::RouteError;
 use crate::engine::{Engine, EngineSettings, MenuRouter};
-use crate::flows::actions::{Actions, StoreActions, builtin_vocabulary};
-use crate::flows::sources::{CatalogSources, Sources};
+use crate::flows::actions::{ActionSet, Actions, StoreActions, builtin_vocabulary};
+use crate::flows::runner::Offers;
+use crate::flows::sources::{CatalogSources, SourceSet, Sources};
 use crate::flows::{Clock, FlowRegistry, FlowRouter, RunnerSettings, Vocabulary};
 use crate::http::AppState;
-use crate::store::Store;
+use crate::store::{CustomerStore, Store};
 
 /// How often idle rate-limiter keys are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
@@ -33,16 +37,45 @@ pub struct Services {
 }
 
 /// The option lists flows may use, and everything `flows check` needs to know: actions,
-/// lists and the values every template has.
-pub fn flow_vocabulary(config: &Config) -> (Arc<dyn Sources>, Vocabulary) {
-    let sources: Arc<dyn Sources> = Arc::new(CatalogSources::new(config.catalog.clone()));
+/// lists and the values every template has. `bookings` answers the lists of free days
+/// and times: the store when serving, `NoBookings` for `flows check` and `flows test`.
+pub fn flow_vocabulary(
+    config: &Config,
+    bookings: Arc<dyn BookingLookup>,
+) -> (Arc<dyn Sources>, Vocabulary) {
+    let sources: Arc<dyn Sources> = Arc::new(SourceSet(vec![
+        Arc::new(CatalogSources::new(config.catalog.clone())),
+        Arc::new(BookingSources::new(
+            Arc::new(config.calendar.clone()),
+            config.catalog.models.clone(),
+            bookings,
+        )),
+    ]));
+    let mut actions = builtin_vocabulary();
+    actions.extend(booking_vocabulary());
     let vocabulary = Vocabulary {
-        actions: builtin_vocabulary(),
+        actions,
         sources: sources.names(),
         globals: vec!["bot".into(), "lang".into()],
         advisor_flow: config.flows.advisor_flow.clone(),
     };
     (sources, vocabulary)
+}
+
+/// Outreach offers ("Agendar" on a post-sale message), read from the store.
+struct StoreOffers(Store);
+
+#[async_trait::async_trait]
+impl Offers for StoreOffers {
+    async fn offer(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, serde_json::Map<String, serde_json::Value>)>, RouteError> {
+        self.0
+            .outreach_offer(id)
+            .await
+            .map_err(|err| RouteError(Box::new(err)))
+    }
 }
 
 /// The settings the flow runner needs.
@@ -66,7 +99,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
     let store = Store::connect(&config.database_url, &config.store)
         .await
         .context("opening the database")?;
-    let (sources, vocabulary) = flow_vocabulary(config);
+    let (sources, vocabulary) = flow_vocabulary(config, Arc::new(store.clone()));
     let flows = FlowRegistry::load(&config.flows_dir, vocabulary).map_err(|diagnostics| {
         anyhow::anyhow!(
             "the flow files in {} have problems; fix them (or run `showroom flows check`) and start again:\n{diagnostics}",
@@ -74,17 +107,28 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
         )
     })?;
     let flows = Arc::new(flows);
-    let actions: Arc<dyn Actions> = Arc::new(StoreActions::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-    ));
+    let actions: Arc<dyn Actions> = Arc::new(ActionSet(vec![
+        Arc::new(StoreActions::new(
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+        )),
+        Arc::new(BookingActions::new(
+            Arc::new(config.calendar.clone()),
+            config.catalog.models.clone(),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            config.public_url.clone(),
+        )),
+    ]));
     let router = FlowRouter::new(
         flows.clone(),
         MenuRouter::new(&config.bot, config.menu.clone()),
         actions,
         sources,
         runner_settings(config),
-    );
+    )
+    .with_offers(Arc::new(StoreOffers(store.clone())));
     let engine = Engine::new(
         Arc::new(store.clone()),
         Arc::new(router),
@@ -135,6 +179,8 @@ pub async fn run(
         connections: connections.clone(),
     };
     spawn_limiter_cleanup(&state);
+    // Booking reminders: a polling worker that stops with the shutdown token.
+    crate::booking::reminders::spawn(&state, crate::booking::reminders::system_clock());
     state
         .connections
         .spawn(crate::flows::reload::watch(flows, token.clone()));

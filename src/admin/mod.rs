@@ -2,6 +2,7 @@
 //! `/admin/api`, which is off (404) unless `ADMIN_TOKEN` is set and then requires
 //! `Authorization: Bearer <ADMIN_TOKEN>`.
 
+mod bookings;
 mod conversations;
 mod flows;
 mod health;
@@ -27,6 +28,8 @@ pub fn api_routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/conversations", get(conversations::list))
         .route("/conversations/{id}", get(conversations::show))
+        .route("/bookings", get(bookings::list))
+        .route("/bookings/{code}", get(bookings::show))
         .route("/flows", get(flows::status))
         .route("/flows/reload", post(flows::reload))
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))

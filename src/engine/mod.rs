@@ -6,10 +6,14 @@
 //! Processing drains *every* pending message of the conversation in id order, not just
 //! the caller's: a message stored by another instance, or left unprocessed by a crash,
 //! is handled before newer ones, so order holds even across processes.
+//!
+//! Messages the bot sends on its own (reminders, outreach) go through `Engine::push`,
+//! under the same locks, with a dedupe key so a retry never sends them twice.
 
 mod menu;
 mod message;
 mod ordering;
+mod push;
 mod router;
 mod session;
 
@@ -38,6 +42,8 @@ pub const RESUME_RESTART: &str = "resume:restart";
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("there is no conversation {0}")]
+    UnknownConversation(String),
 }
 
 /// Engine settings that are not the router's business.
@@ -53,6 +59,8 @@ pub struct Engine {
     router: Arc<dyn Router>,
     locks: ConversationLocks,
     settings: EngineSettings,
+    /// Conversations with newly pushed messages (see `push`).
+    pushed: tokio::sync::broadcast::Sender<Arc<str>>,
 }
 
 impl Engine {
@@ -66,6 +74,7 @@ impl Engine {
             router,
             locks: ConversationLocks::default(),
             settings,
+            pushed: push::notifier(),
         }
     }
 

@@ -37,6 +37,30 @@ pub enum ActionError {
     Unknown(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The flow passed something the action cannot use; a flow-file mistake.
+    #[error("the action `{action}` cannot use its `with:` values: {message}")]
+    BadArguments { action: String, message: String },
+}
+
+/// Several action providers as one: the first whose vocabulary has the name runs it.
+pub struct ActionSet(pub Vec<Arc<dyn Actions>>);
+
+#[async_trait]
+impl Actions for ActionSet {
+    fn vocabulary(&self) -> BTreeMap<String, Vec<String>> {
+        self.0.iter().flat_map(|a| a.vocabulary()).collect()
+    }
+
+    async fn run(&self, call: ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        match self
+            .0
+            .iter()
+            .find(|a| a.vocabulary().contains_key(call.name))
+        {
+            Some(actions) => actions.run(call).await,
+            None => Err(ActionError::Unknown(call.name.to_owned())),
+        }
+    }
 }
 
 #[async_trait]

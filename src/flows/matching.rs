@@ -221,6 +221,7 @@ mod tests {
             value: value.into(),
             title: Localized::new(es, en),
             synonyms: synonyms.iter().map(|s| s.to_string()).collect(),
+            display: None,
         }
     }
 

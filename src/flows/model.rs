@@ -146,6 +146,29 @@ pub struct Choice {
     pub value: String,
     pub title: Localized,
     pub synonyms: Vec<String>,
+    /// How the answer reads in later messages (`<save>_display`) when that differs
+    /// from the button title: a time button "10:00" displays as "sáb 28 nov, 10:00".
+    pub display: Option<Localized>,
+}
+
+impl Choice {
+    pub fn new(value: impl Into<String>, title: Localized) -> Self {
+        Self {
+            value: value.into(),
+            title,
+            synonyms: Vec::new(),
+            display: None,
+        }
+    }
+
+    /// The text an accepted answer displays as.
+    pub fn display(&self, language: crate::engine::Language) -> String {
+        self.display
+            .as_ref()
+            .unwrap_or(&self.title)
+            .get(language)
+            .to_owned()
+    }
 }
 
 /// A text in both languages, as names of compiled templates.

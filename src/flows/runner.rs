@@ -18,7 +18,7 @@ use super::input::{self, InputContext, InputKind, Lang, PlateCountry};
 use super::matching::{Escape, escape, match_choice};
 use super::model::{Ask, Choice, Expect, Flow, FlowSet, StepKind, Value};
 use super::reload::FlowRegistry;
-use super::sources::Sources;
+use super::sources::{Interpretation, SourceContext, Sources};
 use crate::config::Localized;
 use crate::engine::{
     Button, Input, Language, MENU_PAYLOAD, MenuRouter, Reply, RouteError, Router, Turn, fold,
@@ -28,6 +28,10 @@ const FLOW_PREFIX: &str = "flow:";
 const ANSWER_PREFIX: &str = "answer:";
 const ADVISOR_YES: &str = "advisor:yes";
 const ADVISOR_NO: &str = "advisor:no";
+/// The buttons of an outreach message: `offer:<id>` starts the offered flow with its
+/// values, `offer:no` declines.
+const OFFER_PREFIX: &str = "offer:";
+const OFFER_NO: &str = "offer:no";
 /// A flow that runs this many steps without stopping at a question is looping.
 const MAX_STEPS_PER_TURN: usize = 500;
 
@@ -60,7 +64,16 @@ pub struct RunnerSettings {
     pub plate_country: PlateCountry,
 }
 
+/// Flows offered to a customer from outside the conversation (an outreach message's
+/// "Agendar" button), with the values to start them with.
+#[async_trait]
+pub trait Offers: Send + Sync {
+    /// The flow id and values of offer `id`; `None` when there is no such offer.
+    async fn offer(&self, id: &str) -> Result<Option<(String, Map<String, Json>)>, RouteError>;
+}
+
 pub struct FlowRouter {
+    offers: Option<Arc<dyn Offers>>,
     registry: Arc<FlowRegistry>,
     fallback: MenuRouter,
     actions: Arc<dyn Actions>,
@@ -115,11 +128,55 @@ impl FlowRouter {
         settings: RunnerSettings,
     ) -> Self {
         Self {
+            offers: None,
             registry,
             fallback,
             actions,
             sources,
             settings,
+        }
+    }
+
+    /// Lets outreach buttons (`offer:<id>`) start the flows they offer.
+    pub fn with_offers(mut self, offers: Arc<dyn Offers>) -> Self {
+        self.offers = Some(offers);
+        self
+    }
+
+    /// An outreach button: start what it offers, or say it's fine to decline.
+    async fn offer(
+        &self,
+        set: &FlowSet,
+        state: &mut FlowState,
+        turn: &mut Turn<'_>,
+        payload: &str,
+    ) -> Result<(), RouteError> {
+        let language = turn.language;
+        if payload == OFFER_NO {
+            let text = Self::t(
+                language,
+                "¡Entendido! Cuando quieras, aquí estamos. ¿Te ayudo con algo más?",
+                "Understood! We're here whenever you need us. Anything else I can help with?",
+            );
+            turn.reply(self.menu_reply(set, text, language));
+            return Ok(());
+        }
+        let id = payload.trim_start_matches(OFFER_PREFIX);
+        let offered = match &self.offers {
+            Some(offers) => offers.offer(id).await?,
+            None => None,
+        };
+        match offered.and_then(|(flow, values)| set.flow(&flow).cloned().map(|f| (f, values))) {
+            Some((flow, values)) => self.start(set, state, turn, &flow, values).await,
+            None => {
+                let text = Self::t(
+                    language,
+                    "Esa oferta ya no está disponible. ¿En qué te puedo ayudar?",
+                    "That offer is no longer available. How can I help you?",
+                );
+                turn.reply(self.menu_reply(set, text, language));
+                Ok(())
+            }
         }
     }
 
@@ -203,24 +260,43 @@ impl FlowRouter {
     }
 
     /// The options of a question.
-    fn choices(&self, ask: &Ask) -> Vec<Choice> {
+    async fn choices(
+        &self,
+        ask: &Ask,
+        vars: &Map<String, Json>,
+        language: Language,
+        customer_id: &str,
+    ) -> Result<Vec<Choice>, RouteError> {
         match &ask.expect {
-            Expect::Buttons(choices) => choices.clone(),
-            Expect::Source(name) => self.sources.options(name).unwrap_or_default(),
-            Expect::Input(_) => Vec::new(),
+            Expect::Buttons(choices) => Ok(choices.clone()),
+            Expect::Source(name) => {
+                let now = self.settings.clock.now();
+                let ctx = SourceContext {
+                    vars,
+                    language,
+                    customer_id,
+                    now: &now,
+                };
+                self.sources
+                    .options(name, &ctx)
+                    .await
+                    .map_err(|err| RouteError(Box::new(err)))
+            }
+            Expect::Input(_) => Ok(Vec::new()),
         }
     }
 
-    fn question(
+    async fn question(
         &self,
         set: &FlowSet,
         ask: &Ask,
         vars: &Map<String, Json>,
         language: Language,
+        customer_id: &str,
     ) -> Result<Reply, RouteError> {
         let text = self.render(set, ask.question.template(language), vars, language)?;
-        let buttons = self
-            .choices(ask)
+        let choices = self.choices(ask, vars, language, customer_id).await?;
+        let buttons = choices
             .iter()
             .map(|c| Button::new(c.title.get(language), format!("{ANSWER_PREFIX}{}", c.value)))
             .collect();
@@ -319,7 +395,9 @@ impl FlowRouter {
                         continue;
                     }
                     frame.at = step.key.clone();
-                    let reply = self.question(set, ask, &frame.vars, language)?;
+                    let reply = self
+                        .question(set, ask, &frame.vars, language, turn.customer_id)
+                        .await?;
                     turn.reply(reply);
                     return Ok(Stop::Asked);
                 }
@@ -351,7 +429,20 @@ impl FlowRouter {
                     index = 0;
                 }
                 StepKind::Call { flow: target, with } => {
-                    let vars = self.render_values(set, with, &frame.vars, language)?;
+                    // The callee gets its `with:` values, and whatever of its `params`
+                    // the caller already knows: calling `contact` again after a `goto`
+                    // doesn't ask the name twice.
+                    let mut vars = Map::new();
+                    if let Some(callee) = set.flow(target) {
+                        for param in &callee.params {
+                            for key in [param.clone(), format!("{param}_display")] {
+                                if let Some(value) = frame.vars.get(&key) {
+                                    vars.insert(key, value.clone());
+                                }
+                            }
+                        }
+                    }
+                    vars.extend(self.render_values(set, with, &frame.vars, language)?);
                     frame.at = step.key.clone();
                     state.stack.push(Frame {
                         flow: target.clone(),
@@ -445,7 +536,7 @@ impl FlowRouter {
     }
 
     /// Repeats the current question (after "atrás", a language switch, a resume).
-    fn ask_again(
+    async fn ask_again(
         &self,
         set: &FlowSet,
         state: &mut FlowState,
@@ -459,7 +550,10 @@ impl FlowRouter {
                         .last()
                         .map(|f| f.vars.clone())
                         .unwrap_or_default();
-                    turn.reply(self.question(set, ask, &vars, turn.language)?);
+                    let reply = self
+                        .question(set, ask, &vars, turn.language, turn.customer_id)
+                        .await?;
+                    turn.reply(reply);
                 }
                 Ok(())
             }
@@ -531,7 +625,7 @@ impl FlowRouter {
                         "This is the first question.",
                     ))),
                 }
-                self.ask_again(set, state, turn)?;
+                self.ask_again(set, state, turn).await?;
             }
             Escape::Language(new) => {
                 turn.language = new;
@@ -540,7 +634,7 @@ impl FlowRouter {
                     "¡Claro! Seguimos en español.",
                     "Sure! Let's continue in English.",
                 )));
-                self.ask_again(set, state, turn)?;
+                self.ask_again(set, state, turn).await?;
             }
             Escape::Advisor => {
                 let Some(advisor) = self
@@ -587,16 +681,14 @@ impl FlowRouter {
                 "Please type your answer.",
             )),
             (_, Input::Button { payload }) => {
-                let choices = self.choices(ask);
+                let vars = state.stack.last().map(|f| &f.vars);
+                let choices = self
+                    .choices(ask, vars.unwrap_or(&Map::new()), language, turn.customer_id)
+                    .await?;
                 payload
                     .strip_prefix(ANSWER_PREFIX)
                     .and_then(|value| choices.iter().find(|c| c.value == value))
-                    .map(|c| {
-                        (
-                            Json::String(c.value.clone()),
-                            c.title.get(language).to_owned(),
-                        )
-                    })
+                    .map(|c| (Json::String(c.value.clone()), c.display(language)))
                     .ok_or_else(|| {
                         Self::t(
                             language,
@@ -606,10 +698,16 @@ impl FlowRouter {
                     })
             }
             (_, Input::Text(text)) => {
-                let choices = self.choices(ask);
-                match_choice(text, &choices)
-                    .map(|c| (Json::String(c.value.clone()), c.title.get(language).to_owned()))
-                    .ok_or_else(|| Self::t(language, "No reconocí esa opción. Elige uno de los botones o escribe su número.", "I didn't recognise that option. Pick one of the buttons or type its number."))
+                let empty = Map::new();
+                let vars = state.stack.last().map(|f| &f.vars).unwrap_or(&empty);
+                let choices = self.choices(ask, vars, language, turn.customer_id).await?;
+                match match_choice(text, &choices) {
+                    Some(c) => Ok((Json::String(c.value.clone()), c.display(language))),
+                    None => self
+                        .interpret(ask, text, vars, language, turn.customer_id)
+                        .await?
+                        .unwrap_or_else(|| Err(Self::t(language, "No reconocí esa opción. Elige uno de los botones o escribe su número.", "I didn't recognise that option. Pick one of the buttons or type its number."))),
+                }
             }
             _ => Err(Self::t(
                 language,
@@ -659,10 +757,44 @@ impl FlowRouter {
                     text = format!("{text} {extra}");
                 }
                 turn.reply(Reply::text(text));
-                turn.reply(self.question(set, ask, &vars, language)?);
+                let reply = self
+                    .question(set, ask, &vars, language, turn.customer_id)
+                    .await?;
+                turn.reply(reply);
                 Ok(())
             }
         }
+    }
+
+    /// Typed text no button matched, offered to the question's list (a date typed at
+    /// a day question). `None` when the list doesn't understand it either.
+    async fn interpret(
+        &self,
+        ask: &Ask,
+        text: &str,
+        vars: &Map<String, Json>,
+        language: Language,
+        customer_id: &str,
+    ) -> Result<Option<Result<(Json, String), String>>, RouteError> {
+        let Expect::Source(name) = &ask.expect else {
+            return Ok(None);
+        };
+        let now = self.settings.clock.now();
+        let ctx = SourceContext {
+            vars,
+            language,
+            customer_id,
+            now: &now,
+        };
+        let interpretation = self
+            .sources
+            .interpret(name, text, &ctx)
+            .await
+            .map_err(|err| RouteError(Box::new(err)))?;
+        Ok(interpretation.map(|i| match i {
+            Interpretation::Chosen(c) => Ok((Json::String(c.value.clone()), c.display(language))),
+            Interpretation::Refused(why) => Err(why),
+        }))
     }
 
     fn parse_input(
@@ -795,7 +927,7 @@ impl Router for FlowRouter {
                     }
                 }
                 Input::Button { payload } if payload == ADVISOR_NO => {
-                    self.ask_again(&set, &mut state, turn)?;
+                    self.ask_again(&set, &mut state, turn).await?;
                     *turn.state = serde_json::to_value(&state).unwrap_or(Json::Null);
                     return Ok(());
                 }
@@ -819,7 +951,10 @@ impl Router for FlowRouter {
                     state = FlowState::default();
                     self.idle(&set, &mut state, turn).await?;
                 }
-                Input::Resume => self.ask_again(&set, &mut state, turn)?,
+                Input::Resume => self.ask_again(&set, &mut state, turn).await?,
+                Input::Button { payload } if payload.starts_with(OFFER_PREFIX) => {
+                    self.offer(&set, &mut state, turn, &payload).await?;
+                }
                 // A main-menu button pressed in the middle of a flow switches flows.
                 Input::Button { payload } if payload.starts_with(FLOW_PREFIX) => {
                     state = FlowState::default();
@@ -900,7 +1035,8 @@ steps:
 
     fn router() -> FlowRouter {
         let config = Config::defaults_with_data_dir("unused").unwrap();
-        let (sources, mut vocabulary) = crate::server::flow_vocabulary(&config);
+        let (sources, mut vocabulary) =
+            crate::server::flow_vocabulary(&config, Arc::new(crate::booking::sources::NoBookings));
         vocabulary.advisor_flow = None;
         let files: Vec<(PathBuf, String)> = FLOWS
             .iter()

@@ -1,13 +1,109 @@
-//! Named option lists for questions (`options: models`): the dealer's catalog and
-//! branches from settings. Bookings add available slots.
+//! Named option lists for questions (`options: models`). A list may depend on what the
+//! conversation collected (available times depend on the branch and the day), and may
+//! understand typed answers that are not one of its buttons (a date typed at a day
+//! question).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value as Json};
 
 use super::model::Choice;
 use crate::config::{CatalogConfig, Localized};
+use crate::engine::Language;
 
+/// What a list may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceContext<'a> {
+    /// The values the flow collected so far.
+    pub vars: &'a Map<String, Json>,
+    pub language: Language,
+    pub customer_id: &'a str,
+    /// "Now", from the runner's clock (fixed in flow tests).
+    pub now: &'a jiff::Zoned,
+}
+
+impl SourceContext<'_> {
+    /// A collected value as text (`"tiguan"`), if there is one.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.vars.get(key).and_then(Json::as_str)
+    }
+}
+
+/// A typed answer a list understood.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interpretation {
+    Chosen(Choice),
+    /// Understood but not possible, with why and what is possible instead.
+    Refused(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the option list `{list}`: {message}")]
+pub struct SourceError {
+    pub list: String,
+    pub message: String,
+}
+
+#[async_trait]
 pub trait Sources: Send + Sync {
     fn names(&self) -> Vec<String>;
-    /// The current options of a list, `None` for an unknown list.
-    fn options(&self, name: &str) -> Option<Vec<Choice>>;
+
+    /// The current options of a list; empty for a list this source doesn't have.
+    async fn options(
+        &self,
+        name: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Vec<Choice>, SourceError>;
+
+    /// A typed answer that matched no option. `None`: not understood.
+    async fn interpret(
+        &self,
+        _name: &str,
+        _text: &str,
+        _ctx: &SourceContext<'_>,
+    ) -> Result<Option<Interpretation>, SourceError> {
+        Ok(None)
+    }
+}
+
+/// Several sources as one: the first that has a list answers for it.
+pub struct SourceSet(pub Vec<Arc<dyn Sources>>);
+
+impl SourceSet {
+    fn owner(&self, name: &str) -> Option<&Arc<dyn Sources>> {
+        self.0.iter().find(|s| s.names().iter().any(|n| n == name))
+    }
+}
+
+#[async_trait]
+impl Sources for SourceSet {
+    fn names(&self) -> Vec<String> {
+        self.0.iter().flat_map(|s| s.names()).collect()
+    }
+
+    async fn options(
+        &self,
+        name: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Vec<Choice>, SourceError> {
+        match self.owner(name) {
+            Some(source) => source.options(name, ctx).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn interpret(
+        &self,
+        name: &str,
+        text: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Option<Interpretation>, SourceError> {
+        match self.owner(name) {
+            Some(source) => source.interpret(name, text, ctx).await,
+            None => Ok(None),
+        }
+    }
 }
 
 /// Models and branches from settings.
@@ -21,36 +117,37 @@ impl CatalogSources {
     }
 }
 
+#[async_trait]
 impl Sources for CatalogSources {
     fn names(&self) -> Vec<String> {
         vec!["models".into(), "branches".into()]
     }
 
-    fn options(&self, name: &str) -> Option<Vec<Choice>> {
-        match name {
-            "models" => Some(
-                self.catalog
-                    .models
-                    .iter()
-                    .map(|m| Choice {
-                        value: m.id.clone(),
-                        title: Localized::new(&m.name, &m.name),
-                        synonyms: m.synonyms.clone(),
-                    })
-                    .collect(),
-            ),
-            "branches" => Some(
-                self.catalog
-                    .branches
-                    .iter()
-                    .map(|b| Choice {
-                        value: b.id.clone(),
-                        title: Localized::new(&b.name, &b.name),
-                        synonyms: vec![b.city.clone()],
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        }
+    async fn options(
+        &self,
+        name: &str,
+        _ctx: &SourceContext<'_>,
+    ) -> Result<Vec<Choice>, SourceError> {
+        Ok(match name {
+            "models" => self
+                .catalog
+                .models
+                .iter()
+                .map(|m| Choice {
+                    synonyms: m.synonyms.clone(),
+                    ..Choice::new(&m.id, Localized::new(&m.name, &m.name))
+                })
+                .collect(),
+            "branches" => self
+                .catalog
+                .branches
+                .iter()
+                .map(|b| Choice {
+                    synonyms: vec![b.city.clone()],
+                    ..Choice::new(&b.id, Localized::new(&b.name, &b.name))
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
     }
 }

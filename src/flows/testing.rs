@@ -414,14 +414,17 @@ impl Conversation {
         if let Some(values) = &turn.value {
             let state: FlowState =
                 serde_json::from_value(self.session.router.clone()).unwrap_or_default();
-            let vars = state
-                .stack
-                .last()
-                .map(|f| f.vars.clone())
-                .unwrap_or_default();
+            // The innermost flow that has the value: a sub-flow's caller keeps what was
+            // collected before the call.
+            let find = |key: &str| state.stack.iter().rev().find_map(|f| f.vars.get(key));
             for (key, expected) in values {
-                let actual = vars.get(key);
-                if actual != Some(expected) {
+                let actual = find(key);
+                // `null` means "not set".
+                let matches = match expected {
+                    Json::Null => actual.is_none(),
+                    expected => actual == Some(expected),
+                };
+                if !matches {
                     return Err(format!(
                         "expected the value `{key}` to be {expected}, but it is {}",
                         actual

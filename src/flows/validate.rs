@@ -740,6 +740,7 @@ impl<'a> Validator<'a> {
                 value: button.value.value.clone(),
                 title,
                 synonyms: button.synonyms.clone(),
+                display: None,
             });
         }
         choices

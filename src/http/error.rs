@@ -21,6 +21,20 @@ pub enum ErrorCode {
     RateLimited,
     Unauthorized,
     NotFound,
+    /// A booking that was cancelled (its calendar file is gone).
+    Gone,
+    /// Outreach: no customer matches, or they never wrote to the bot.
+    CustomerNotFound,
+    /// Outreach: the customer asked not to be contacted.
+    OptedOut,
+    /// Outreach: the customer never agreed to be contacted.
+    NoConsent,
+    /// Outreach: the customer got the most messages allowed in the window.
+    FrequencyCapped,
+    /// Outreach: the offered flow does not exist (in the live flows).
+    UnknownFlow,
+    /// An idempotency key sent again with a different request.
+    IdempotencyConflict,
     Overloaded,
     Unavailable,
     Internal,
@@ -35,6 +49,13 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Unauthorized => "unauthorized",
             Self::NotFound => "not_found",
+            Self::Gone => "gone",
+            Self::CustomerNotFound => "customer_not_found",
+            Self::OptedOut => "opted_out",
+            Self::NoConsent => "no_consent",
+            Self::FrequencyCapped => "frequency_capped",
+            Self::UnknownFlow => "unknown_flow",
+            Self::IdempotencyConflict => "idempotency_conflict",
             Self::Overloaded => "overloaded",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -45,9 +66,13 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest | Self::InvalidFrame => StatusCode::BAD_REQUEST,
             Self::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::FrequencyCapped => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::CustomerNotFound => StatusCode::NOT_FOUND,
+            Self::Gone => StatusCode::GONE,
+            Self::OptedOut | Self::IdempotencyConflict => StatusCode::CONFLICT,
+            Self::NoConsent => StatusCode::FORBIDDEN,
+            Self::UnknownFlow => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Overloaded | Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +122,7 @@ impl From<EngineError> for ApiError {
                 ErrorCode::Unavailable,
                 "the chat is temporarily unavailable; please try again in a moment",
             ),
+            EngineError::UnknownConversation(_) => Self::not_found("the conversation"),
         }
     }
 }

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     let max_concurrent = state.config.http.max_concurrent_requests;
     Router::new()
         .merge(crate::channels::web::routes())
+        .merge(crate::booking::routes::routes(state.clone()))
         .merge(crate::admin::ops_routes())
         .nest("/admin/api", crate::admin::api_routes(state.clone()))
         .fallback(|| async { ApiError::not_found("this address") })

@@ -7,8 +7,8 @@ use sqlx::{Any, AssertSqlSafe, Connection, Executor, Row};
 
 use super::{
     AppendedInbound, ConversationHandle, ConversationLock, ConversationStore, ConversationSummary,
-    Direction, MessageRecord, PendingInbound, QueryContext, SessionRecord, Store, StoreError,
-    TurnCommit,
+    Direction, MessageRecord, PendingInbound, PushCommit, Pushed, QueryContext, SessionRecord,
+    Store, StoreError, TurnCommit,
 };
 use crate::engine::{Button, ChannelIdentity, ChannelKind, InboundContent, Outbound, Reply};
 
@@ -79,6 +79,48 @@ async fn fetch_replies<'e>(
     .iter()
     .map(outbound_from_row)
     .collect()
+}
+
+/// The messages pushed under a dedupe key: the first carries the key itself, the n-th
+/// (n ≥ 2) `key␟n`, because the key column is unique.
+async fn fetch_pushed<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    dedupe_key: &str,
+) -> Result<Vec<Outbound>, StoreError> {
+    let prefix = format!("{dedupe_key}{PUSH_KEY_SEPARATOR}");
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {OUTBOUND_COLUMNS} FROM messages \
+         WHERE dedupe_key = $1 OR substr(dedupe_key, 1, CAST($2 AS INTEGER)) = $3 ORDER BY id"
+    )))
+    .bind(dedupe_key)
+    .bind(prefix.chars().count() as i64)
+    .bind(&prefix)
+    .fetch_all(executor)
+    .await
+    .context("reading pushed messages")?
+    .iter()
+    .map(outbound_from_row)
+    .collect()
+}
+
+/// Joins a push's dedupe key and the index of its second and later messages.
+const PUSH_KEY_SEPARATOR: char = '\u{1f}';
+
+fn push_key(dedupe_key: &str, index: usize) -> String {
+    if index == 0 {
+        dedupe_key.to_owned()
+    } else {
+        format!("{dedupe_key}{PUSH_KEY_SEPARATOR}{}", index + 1)
+    }
+}
+
+fn buttons_to_json(buttons: &[Button]) -> Result<Option<String>, StoreError> {
+    if buttons.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(buttons)
+        .map(Some)
+        .map_err(|err| StoreError::Corrupt(format!("buttons: {err}")))
 }
 
 const SUMMARY_SELECT: &str = "SELECT c.id, c.customer_id, c.channel, c.started_at, c.last_activity_at, \
@@ -362,14 +404,7 @@ impl ConversationStore for Store {
             .context(ctx)?;
         let mut outbound = Vec::with_capacity(turn.replies.len());
         for reply in turn.replies {
-            let buttons = if reply.buttons.is_empty() {
-                None
-            } else {
-                Some(
-                    serde_json::to_string(&reply.buttons)
-                        .map_err(|err| StoreError::Corrupt(format!("buttons: {err}")))?,
-                )
-            };
+            let buttons = buttons_to_json(&reply.buttons)?;
             let row = sqlx::query(
                 "INSERT INTO messages (conversation_id, direction, kind, text, buttons, reply_to, created_at) \
                  VALUES ($1, 'out', 'text', $2, $3, $4, $5) RETURNING id",
@@ -491,5 +526,118 @@ impl ConversationStore for Store {
                 })
             })
             .collect()
+    }
+
+    async fn commit_push(
+        &self,
+        lock: &mut ConversationLock,
+        push: PushCommit<'_>,
+    ) -> Result<Pushed, StoreError> {
+        let ctx = "saving messages the bot sends on its own";
+        let conversation_id = lock.conversation_id().to_owned();
+        let mut tx = match lock.connection() {
+            Some(connection) => connection.begin().await,
+            None => self.writer.begin().await,
+        }
+        .context(ctx)?;
+        if let Some(key) = push.dedupe_key {
+            let earlier = fetch_pushed(&mut *tx, key).await?;
+            if !earlier.is_empty() {
+                tx.rollback().await.context(ctx)?;
+                return Ok(Pushed {
+                    outbound: earlier,
+                    duplicate: true,
+                });
+            }
+        }
+        let mut outbound = Vec::with_capacity(push.replies.len());
+        for (index, reply) in push.replies.iter().enumerate() {
+            let inserted = sqlx::query(
+                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, dedupe_key, created_at) \
+                 VALUES ($1, 'out', 'text', $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(&conversation_id)
+            .bind(&reply.text)
+            .bind(buttons_to_json(&reply.buttons)?)
+            .bind(push.dedupe_key.map(|key| push_key(key, index)))
+            .bind(push.now)
+            .fetch_one(&mut *tx)
+            .await;
+            let row = match inserted {
+                Ok(row) => row,
+                Err(sqlx::Error::Database(err))
+                    if err.is_unique_violation() && push.dedupe_key.is_some() =>
+                {
+                    // Another instance pushed the same key to another conversation
+                    // meanwhile (this conversation's lock serializes the rest): theirs.
+                    tx.rollback().await.context(ctx)?;
+                    let key = push.dedupe_key.unwrap_or_default();
+                    return Ok(Pushed {
+                        outbound: fetch_pushed(&self.writer, key).await?,
+                        duplicate: true,
+                    });
+                }
+                Err(err) => return Err(err).context(ctx),
+            };
+            outbound.push(Outbound {
+                id: row.try_get("id").context(ctx)?,
+                conversation_id: conversation_id.clone(),
+                reply: reply.clone(),
+            });
+        }
+        if let Some(state) = push.session_state {
+            // Not `last_activity_at`: that is when the customer last wrote (idle checks).
+            sqlx::query(
+                "UPDATE sessions SET state = $1, version = version + 1, updated_at = $2 \
+                 WHERE conversation_id = $3",
+            )
+            .bind(state)
+            .bind(push.now)
+            .bind(&conversation_id)
+            .execute(&mut *tx)
+            .await
+            .context(ctx)?;
+        }
+        sqlx::query("UPDATE conversations SET last_activity_at = $1 WHERE id = $2")
+            .bind(push.now)
+            .bind(&conversation_id)
+            .execute(&mut *tx)
+            .await
+            .context(ctx)?;
+        tx.commit().await.context(ctx)?;
+        Ok(Pushed {
+            outbound,
+            duplicate: false,
+        })
+    }
+
+    async fn session_state(&self, conversation_id: &str) -> Result<Option<String>, StoreError> {
+        let ctx = "reading a session";
+        sqlx::query("SELECT state FROM sessions WHERE conversation_id = $1")
+            .bind(conversation_id)
+            .fetch_optional(&self.pool)
+            .await
+            .context(ctx)?
+            .map(|row| row.try_get("state"))
+            .transpose()
+            .context(ctx)
+    }
+
+    async fn latest_conversation(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<ConversationHandle>, StoreError> {
+        // The conversation of the customer's latest inbound message; ids grow with time.
+        sqlx::query(
+            "SELECT c.id, c.customer_id, c.channel FROM conversations c \
+             JOIN messages m ON m.conversation_id = c.id AND m.direction = 'in' \
+             WHERE c.customer_id = $1 ORDER BY m.id DESC LIMIT 1",
+        )
+        .bind(customer_id)
+        .fetch_optional(&self.pool)
+        .await
+        .context("finding a customer's latest conversation")?
+        .map(|row| handle_from_row(&row, false))
+        .transpose()
     }
 }

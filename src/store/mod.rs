@@ -9,6 +9,7 @@
 //! aggregate, never on sqlx.
 
 mod audit;
+mod bookings;
 mod conversations;
 mod customers;
 mod lock;
@@ -240,6 +241,26 @@ pub struct TurnCommit<'a> {
     pub now: i64,
 }
 
+/// Bot messages written without an inbound message (reminders, outreach), committed
+/// under the conversation lock like a turn.
+#[derive(Debug, Clone)]
+pub struct PushCommit<'a> {
+    pub replies: &'a [Reply],
+    /// The session with the pushed buttons remembered; `None` leaves it as it is.
+    pub session_state: Option<&'a str>,
+    /// Messages already written under this key are returned instead of new ones.
+    pub dedupe_key: Option<&'a str>,
+    pub now: i64,
+}
+
+/// What a push committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub outbound: Vec<Outbound>,
+    /// The key was used before: `outbound` are the earlier messages; nothing was written.
+    pub duplicate: bool,
+}
+
 /// A conversation in a listing.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConversationSummary {
@@ -351,6 +372,26 @@ pub trait ConversationStore: Send + Sync {
 
     /// The whole transcript, oldest first.
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError>;
+
+    /// Stores bot messages that answer no inbound message (and the session, when given),
+    /// atomically. When `dedupe_key` was used before, writes nothing and returns the
+    /// messages written under it then.
+    async fn commit_push(
+        &self,
+        lock: &mut ConversationLock,
+        push: PushCommit<'_>,
+    ) -> Result<Pushed, StoreError>;
+
+    /// A conversation's stored session state, read without its lock (for a glance at the
+    /// language; never to change it).
+    async fn session_state(&self, conversation_id: &str) -> Result<Option<String>, StoreError>;
+
+    /// The customer's conversation they last wrote in (any channel); `None` when they
+    /// never wrote to the bot.
+    async fn latest_conversation(
+        &self,
+        customer_id: &str,
+    ) -> Result<Option<ConversationHandle>, StoreError>;
 }
 
 /// Customers themselves.
@@ -360,6 +401,178 @@ pub trait CustomerStore: Send + Sync {
     async fn set_opted_out(&self, customer_id: &str, at: Option<i64>) -> Result<(), StoreError>;
 
     async fn opted_out_at(&self, customer_id: &str) -> Result<Option<i64>, StoreError>;
+
+    /// The customer behind a channel identity, if we know it.
+    async fn customer_by_identity(
+        &self,
+        identity: &ChannelIdentity,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// The customer with this E.164 phone number; when several customers share it (one
+    /// per channel), the one who wrote last.
+    async fn find_customer_by_phone(&self, e164: &str) -> Result<Option<String>, StoreError>;
+
+    /// Records the customer's name and phone (E.164); `None` leaves a field as it is.
+    async fn set_contact(
+        &self,
+        customer_id: &str,
+        name: Option<&str>,
+        phone_e164: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Records that the customer agreed to `purpose` (`contact`, `marketing`…) on
+    /// `channel`, with the exact `text` they were shown. `at` in Unix milliseconds.
+    async fn record_consent(
+        &self,
+        customer_id: &str,
+        purpose: &str,
+        channel: &str,
+        text: &str,
+        at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Withdraws every standing consent of the customer for `purpose`.
+    async fn revoke_consent(
+        &self,
+        customer_id: &str,
+        purpose: &str,
+        at: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Whether the customer has a consent for `purpose` that was not revoked.
+    async fn has_consent(&self, customer_id: &str, purpose: &str) -> Result<bool, StoreError>;
+
+    /// Records an outreach message unless its idempotency key was used before (then the
+    /// earlier one is returned) or the customer already got `cap.max` since `cap.since`.
+    /// The count and the insert are one transaction, serialized per customer.
+    async fn create_outreach(
+        &self,
+        outreach: &OutreachRecord,
+        cap: OutreachCap,
+    ) -> Result<OutreachCreated, StoreError>;
+
+    /// How many outreach messages the customer got since `since` (Unix milliseconds).
+    async fn outreach_count_since(&self, customer_id: &str, since: i64) -> Result<u64, StoreError>;
+
+    /// The flow an outreach message offers and the values to start it with; `None` when
+    /// there is no such outreach or it offers no flow.
+    async fn outreach_offer(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, serde_json::Map<String, serde_json::Value>)>, StoreError>;
+}
+
+/// A message the CRM/ERP asked us to send to a customer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutreachRecord {
+    pub id: String,
+    pub customer_id: String,
+    pub conversation_id: String,
+    pub flow_id: Option<String>,
+    pub values: serde_json::Map<String, serde_json::Value>,
+    pub language: crate::engine::Language,
+    /// The text sent, in `language`.
+    pub message: String,
+    pub created_at: i64,
+    pub idempotency_key: Option<String>,
+}
+
+/// At most `max` outreach messages per customer since `since` (Unix milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutreachCap {
+    pub max: u32,
+    pub since: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutreachCreated {
+    Created,
+    /// The idempotency key was used before, by this outreach.
+    Existing(OutreachRecord),
+    /// The customer reached the cap; nothing was stored.
+    Capped,
+}
+
+/// Bookings and their reminders. Reservation is atomic on both backends and across
+/// instances: a booking claims every `booking::CLAIM_GRID` step of its unit's time under
+/// a unique key in the same transaction that writes the booking, its history and its
+/// reminders, so of two customers racing for one slot exactly one commits.
+#[async_trait]
+pub trait BookingStore: Send + Sync {
+    /// What confirmed bookings hold at a branch in `[from, to)`: one slot per booking.
+    async fn occupied(
+        &self,
+        branch: &str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<Vec<crate::booking::Slot>, StoreError>;
+
+    /// Books the request's slot, or `Taken` when any part of it is held.
+    async fn reserve(
+        &self,
+        request: &crate::booking::BookingRequest,
+    ) -> Result<crate::booking::Booking, crate::booking::ReserveError>;
+
+    /// Moves a confirmed booking to another slot (same kind) and replaces its pending
+    /// reminders; `customer_id` restricts it to the customer's own bookings.
+    async fn reschedule(
+        &self,
+        code: &crate::booking::BookingCode,
+        customer_id: Option<&str>,
+        slot: &crate::booking::Slot,
+        reminders: &[(String, jiff::Timestamp)],
+    ) -> Result<crate::booking::Booking, crate::booking::ReserveError>;
+
+    /// Cancels a confirmed booking, frees its time and drops its pending reminders.
+    /// `None` when there is no such confirmed booking (for that customer).
+    async fn cancel(
+        &self,
+        code: &crate::booking::BookingCode,
+        customer_id: Option<&str>,
+        reason: &str,
+    ) -> Result<Option<crate::booking::Booking>, StoreError>;
+
+    async fn booking(
+        &self,
+        code: &crate::booking::BookingCode,
+    ) -> Result<Option<crate::booking::Booking>, StoreError>;
+
+    /// The booking's history, oldest first.
+    async fn history(
+        &self,
+        booking_id: &str,
+    ) -> Result<Vec<crate::booking::BookingEvent>, StoreError>;
+
+    /// A customer's confirmed bookings that start after `now`, soonest first.
+    async fn upcoming_for_customer(
+        &self,
+        customer_id: &str,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<crate::booking::Booking>, StoreError>;
+
+    /// Bookings matching the filter, by start time.
+    async fn list_bookings(
+        &self,
+        filter: &crate::booking::BookingFilter,
+    ) -> Result<Vec<crate::booking::Booking>, StoreError>;
+
+    /// Claims up to `limit` reminders due at `now` for `lease` (an instance that dies
+    /// mid-send loses the claim when the lease ends); claimed ones are not returned to
+    /// other callers meanwhile. Reminders of cancelled bookings are never returned.
+    async fn claim_due_reminders(
+        &self,
+        now: jiff::Timestamp,
+        lease: jiff::SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<crate::booking::DueReminder>, StoreError>;
+
+    /// Records how a claimed reminder ended (and a history event on its booking).
+    async fn finish_reminder(
+        &self,
+        id: i64,
+        outcome: crate::booking::ReminderOutcome,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 /// One entry of the audit log.

@@ -45,3 +45,38 @@ async fn widget_works_in_headless_chromium() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_test_drive_is_booked_through_the_widget() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed; run `scripts/test` or `npm ci --prefix tests/browser`"
+    );
+    let server = start_server(|raw| {
+        raw.flows_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    })
+    .await;
+    let screenshots = artifacts_dir();
+    let output = tokio::process::Command::new("node")
+        .arg(browser_dir.join("test_drive.mjs"))
+        .arg(format!("http://{}", server.addr))
+        .arg(&screenshots)
+        .output()
+        .await
+        .expect("node must be installed to run the browser test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "browser test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("ok - the confirmation shows the booking code"),
+        "{stdout}"
+    );
+    let shot = screenshots.join("widget-test-drive.png");
+    assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 1000);
+    server.stop().await;
+}

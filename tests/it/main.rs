@@ -4,12 +4,19 @@
 
 mod support;
 
+mod booking_support;
+mod bookings_e2e;
+mod bookings_store;
 mod browser;
 mod config_errors;
 mod crash;
 mod engine;
 mod flows;
+mod ics;
 mod ordering_postgres;
+mod outreach;
+mod push_store;
+mod reminders;
 mod store_suite;
 mod terminal_chat;
 mod web_http;

@@ -2,7 +2,9 @@
 //! always `session`; a new session is greeted, a resumed one gets whatever was committed
 //! but never delivered (the server may have died right after committing). Frames are
 //! handled one at a time, so a customer's messages keep their order. Bad frames get an
-//! `error` frame and the socket stays open.
+//! `error` frame and the socket stays open. Messages the bot sends on its own (reminders,
+//! outreach) arrive at once when pushed in this process, and within one keepalive
+//! period when pushed by another instance.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
 use super::{ClientFrame, ServerFrame, WebSession};
@@ -72,6 +75,8 @@ async fn serve(mut socket: WebSocket, state: AppState, requested: Option<String>
         }
     };
     tracing::Span::current().record("conversation", session.conversation.id.as_str());
+    // Listen before reading what is undelivered, so a push in between is not missed.
+    let mut pushed = state.engine.subscribe();
 
     let opened = async {
         send(
@@ -112,9 +117,25 @@ async fn serve(mut socket: WebSocket, state: AppState, requested: Option<String>
                 break;
             }
             incoming = socket.recv() => incoming,
+            notice = pushed.recv() => {
+                let ours = match notice {
+                    Ok(conversation) => *conversation == *session.conversation.id,
+                    // Missed some notices: ours may be among them. (`Closed` cannot
+                    // happen: the engine, which holds the sender, outlives connections.)
+                    Err(RecvError::Lagged(_) | RecvError::Closed) => true,
+                };
+                if ours && deliver_undelivered(&mut socket, &state, &session).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             _ = keepalive.tick() => {
                 // Keeps idle connections alive through proxies that drop silent sockets.
                 if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                // Messages another instance pushed to this conversation.
+                if deliver_undelivered(&mut socket, &state, &session).await.is_err() {
                     break;
                 }
                 continue;
@@ -173,6 +194,23 @@ async fn serve(mut socket: WebSocket, state: AppState, requested: Option<String>
         }
     }
     tracing::debug!("web chat closed");
+}
+
+/// Sends whatever the conversation has committed but not delivered yet.
+async fn deliver_undelivered(
+    socket: &mut WebSocket,
+    state: &AppState,
+    session: &WebSession,
+) -> Result<(), axum::Error> {
+    match state.engine.undelivered(&session.conversation).await {
+        Ok(replies) if replies.is_empty() => Ok(()),
+        Ok(replies) => deliver(socket, state, &replies).await,
+        // Not the customer's problem; the next check tries again.
+        Err(err) => {
+            tracing::warn!(cause = %err, "could not read undelivered messages");
+            Ok(())
+        }
+    }
 }
 
 /// Sends replies and records them as delivered.

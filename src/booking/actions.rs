@@ -1,0 +1,505 @@
+//! The actions booking flows run: book a test drive or a service appointment, look up,
+//! cancel or move one of the customer's own bookings, and record consent. Each sets
+//! values the flow shows next (`booking_code`, `booking_when`, `ics_url`…).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use serde_json::{Map, Value};
+
+use super::availability::when;
+use super::availability::{Availability, Need, occupied_window};
+use super::calendar::Calendar;
+use super::{Booking, BookingCode, BookingKind, BookingRequest, ReserveError, Slot};
+use crate::config::RawModel;
+use crate::engine::Language;
+use crate::flows::actions::{ActionCall, ActionError, ActionOutcome, Actions};
+use crate::store::{AuditEntry, AuditStore, BookingStore, CustomerStore, now_ms};
+
+/// How often a booking retries on another free unit when a racing customer took the
+/// one it chose.
+const RESERVE_ATTEMPTS: usize = 3;
+
+const BOOKED: &[&str] = &[
+    "booked",
+    "booking_code",
+    "booking_when",
+    "booking_place",
+    "ics_url",
+];
+
+pub const BOOKING_ACTIONS: &[(&str, &[&str])] = &[
+    ("book_test_drive", BOOKED),
+    ("book_service", BOOKED),
+    (
+        "load_booking",
+        &[
+            "found",
+            "booking_kind",
+            "branch",
+            "model",
+            "service_type",
+            "booking_when",
+            "booking_place",
+        ],
+    ),
+    ("cancel_booking", &["cancelled", "booking_when"]),
+    (
+        "reschedule_booking",
+        &["rescheduled", "booking_when", "ics_url"],
+    ),
+    ("record_consent", &["consent"]),
+    ("count_bookings", &["booking_count"]),
+];
+
+pub fn booking_vocabulary() -> BTreeMap<String, Vec<String>> {
+    BOOKING_ACTIONS
+        .iter()
+        .map(|(name, outputs)| {
+            (
+                name.to_string(),
+                outputs.iter().map(|s| s.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+pub struct BookingActions {
+    calendar: Arc<Calendar>,
+    models: Vec<RawModel>,
+    bookings: Arc<dyn BookingStore>,
+    customers: Arc<dyn CustomerStore>,
+    audit: Arc<dyn AuditStore>,
+    /// Where customers reach this server, for `.ics` links.
+    public_url: String,
+}
+
+impl BookingActions {
+    pub fn new(
+        calendar: Arc<Calendar>,
+        models: Vec<RawModel>,
+        bookings: Arc<dyn BookingStore>,
+        customers: Arc<dyn CustomerStore>,
+        audit: Arc<dyn AuditStore>,
+        public_url: String,
+    ) -> Self {
+        Self {
+            calendar,
+            models,
+            bookings,
+            customers,
+            audit,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn ics_url(&self, booking: &Booking) -> String {
+        format!(
+            "{}/api/v1/bookings/{}.ics?token={}",
+            self.public_url, booking.code, booking.ics_token
+        )
+    }
+
+    /// "mañana (mar 24 nov) a las 10:00" in the branch's time zone.
+    fn when(&self, booking: &Booking, language: Language) -> String {
+        let tz = self
+            .calendar
+            .branch(&booking.slot.unit.branch)
+            .map(|b| b.time_zone.clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let start = booking.slot.start.to_zoned(tz.clone());
+        let today = Timestamp::now().to_zoned(tz).date();
+        when(start.date(), start.time(), today, language)
+    }
+
+    fn place(&self, branch: &str) -> String {
+        self.calendar
+            .branch(branch)
+            .map(|b| format!("{}, {}", b.name, b.address))
+            .unwrap_or_else(|| branch.to_owned())
+    }
+
+    async fn audit(
+        &self,
+        call: &ActionCall<'_>,
+        action: &str,
+        detail: Value,
+    ) -> Result<(), ActionError> {
+        self.audit
+            .record(&AuditEntry {
+                at: now_ms(),
+                actor: format!("customer:{}", call.channel),
+                action: action.into(),
+                subject: Some(call.customer_id.to_owned()),
+                detail: Some(detail),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Books the slot the flow chose, trying another free unit at the same time when a
+    /// racing customer took the first; `booked: "no"` when none is left.
+    async fn book(
+        &self,
+        kind: BookingKind,
+        call: &ActionCall<'_>,
+    ) -> Result<ActionOutcome, ActionError> {
+        let args = Args::new(call);
+        let branch = args.required("branch")?;
+        let need = match kind {
+            BookingKind::TestDrive => Need::TestDrive {
+                branch: branch.clone(),
+                model: args.required("model")?,
+            },
+            BookingKind::Service => Need::Service {
+                branch: branch.clone(),
+                service_type: args.required("service_type")?,
+            },
+        };
+        let start = args.slot("slot")?;
+        let phone = args.optional("phone");
+        let name = args.optional("name").unwrap_or_default();
+        let now = Timestamp::now();
+        for _ in 0..RESERVE_ATTEMPTS {
+            let (from, to) = occupied_window(&self.calendar, now);
+            let occupied = self.bookings.occupied(&branch, from, to).await?;
+            let slot: Slot =
+                match Availability::new(&self.calendar, now, &occupied).check(&need, start) {
+                    Ok(slot) => slot,
+                    Err(_) => break,
+                };
+            let request = BookingRequest {
+                kind,
+                customer_id: call.customer_id.to_owned(),
+                conversation_id: call.conversation_id.to_owned(),
+                channel: call.channel,
+                language: call.language,
+                reminders: self.calendar.reminder_times(slot.start, now),
+                slot,
+                service_type: args.optional("service_type"),
+                model: args.optional("model"),
+                plate: args.optional("plate"),
+                year: args.optional("year").and_then(|y| y.parse().ok()),
+                mileage_km: args.optional("mileage").and_then(|m| m.parse().ok()),
+                name: name.clone(),
+                phone: phone.clone(),
+            };
+            match self.bookings.reserve(&request).await {
+                Ok(booking) => {
+                    self.customers
+                        .set_contact(
+                            call.customer_id,
+                            Some(name.as_str()).filter(|n| !n.is_empty()),
+                            phone.as_deref(),
+                        )
+                        .await?;
+                    self.audit(
+                        call,
+                        "booking.created",
+                        serde_json::json!({"code": booking.code, "kind": kind.as_str()}),
+                    )
+                    .await?;
+                    let mut values = Map::new();
+                    values.insert("booked".into(), "yes".into());
+                    values.insert("booking_code".into(), booking.code.to_string().into());
+                    values.insert(
+                        "booking_when".into(),
+                        self.when(&booking, call.language).into(),
+                    );
+                    values.insert("booking_place".into(), self.place(&branch).into());
+                    values.insert("ics_url".into(), self.ics_url(&booking).into());
+                    return Ok(ActionOutcome {
+                        values,
+                        replies: Vec::new(),
+                    });
+                }
+                Err(ReserveError::Taken) => continue,
+                Err(ReserveError::Store(err)) => return Err(err.into()),
+                Err(other @ ReserveError::NotFound(_)) => {
+                    return Err(ActionError::BadArguments {
+                        action: call.name.to_owned(),
+                        message: other.to_string(),
+                    });
+                }
+            }
+        }
+        let mut values = Map::new();
+        values.insert("booked".into(), "no".into());
+        for key in ["booking_code", "booking_when", "booking_place", "ics_url"] {
+            values.insert(key.into(), "".into());
+        }
+        Ok(ActionOutcome {
+            values,
+            replies: Vec::new(),
+        })
+    }
+
+    async fn own_booking(&self, call: &ActionCall<'_>) -> Result<Option<Booking>, ActionError> {
+        let args = Args::new(call);
+        let Some(code) = BookingCode::parse(&args.required("code")?) else {
+            return Ok(None);
+        };
+        Ok(self
+            .bookings
+            .booking(&code)
+            .await?
+            .filter(|b| b.customer_id == call.customer_id))
+    }
+
+    async fn load(&self, call: &ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        let mut values = Map::new();
+        match self.own_booking(call).await? {
+            Some(booking) => {
+                values.insert("found".into(), "yes".into());
+                values.insert("booking_kind".into(), booking.kind.as_str().into());
+                values.insert("branch".into(), booking.slot.unit.branch.clone().into());
+                values.insert(
+                    "model".into(),
+                    booking.model.clone().unwrap_or_default().into(),
+                );
+                values.insert(
+                    "service_type".into(),
+                    booking.service_type.clone().unwrap_or_default().into(),
+                );
+                values.insert(
+                    "booking_when".into(),
+                    self.when(&booking, call.language).into(),
+                );
+                values.insert(
+                    "booking_place".into(),
+                    self.place(&booking.slot.unit.branch).into(),
+                );
+                values.insert(
+                    "model_display".into(),
+                    self.model_name(booking.model.as_deref()).into(),
+                );
+            }
+            None => {
+                values.insert("found".into(), "no".into());
+            }
+        }
+        Ok(ActionOutcome {
+            values,
+            replies: Vec::new(),
+        })
+    }
+
+    fn model_name(&self, id: Option<&str>) -> String {
+        let id = id.unwrap_or_default();
+        self.models
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| id.to_owned())
+    }
+
+    async fn cancel(&self, call: &ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        let mut values = Map::new();
+        let cancelled = match self.own_booking(call).await? {
+            Some(booking) => {
+                self.bookings
+                    .cancel(&booking.code, Some(call.customer_id), "customer")
+                    .await?
+            }
+            None => None,
+        };
+        match cancelled {
+            Some(booking) => {
+                self.audit(
+                    call,
+                    "booking.cancelled",
+                    serde_json::json!({"code": booking.code}),
+                )
+                .await?;
+                values.insert("cancelled".into(), "yes".into());
+                values.insert(
+                    "booking_when".into(),
+                    self.when(&booking, call.language).into(),
+                );
+            }
+            None => {
+                values.insert("cancelled".into(), "no".into());
+                values.insert("booking_when".into(), "".into());
+            }
+        }
+        Ok(ActionOutcome {
+            values,
+            replies: Vec::new(),
+        })
+    }
+
+    async fn reschedule(&self, call: &ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        let args = Args::new(call);
+        let start = args.slot("slot")?;
+        let mut values = Map::new();
+        values.insert("rescheduled".into(), "no".into());
+        values.insert("booking_when".into(), "".into());
+        values.insert("ics_url".into(), "".into());
+        let Some(booking) = self.own_booking(call).await? else {
+            return Ok(ActionOutcome {
+                values,
+                replies: Vec::new(),
+            });
+        };
+        let branch = booking.slot.unit.branch.clone();
+        let need = match booking.kind {
+            BookingKind::TestDrive => Need::TestDrive {
+                branch: branch.clone(),
+                model: booking.model.clone().unwrap_or_default(),
+            },
+            BookingKind::Service => Need::Service {
+                branch: branch.clone(),
+                service_type: booking.service_type.clone().unwrap_or_default(),
+            },
+        };
+        let now = Timestamp::now();
+        for _ in 0..RESERVE_ATTEMPTS {
+            let (from, to) = occupied_window(&self.calendar, now);
+            // The booking's own time doesn't block moving it by half an hour.
+            let occupied: Vec<Slot> = self
+                .bookings
+                .occupied(&branch, from, to)
+                .await?
+                .into_iter()
+                .filter(|s| s != &booking.slot)
+                .collect();
+            let Ok(slot) = Availability::new(&self.calendar, now, &occupied).check(&need, start)
+            else {
+                break;
+            };
+            let reminders = self.calendar.reminder_times(slot.start, now);
+            match self
+                .bookings
+                .reschedule(&booking.code, Some(call.customer_id), &slot, &reminders)
+                .await
+            {
+                Ok(moved) => {
+                    self.audit(
+                        call,
+                        "booking.rescheduled",
+                        serde_json::json!({"code": moved.code}),
+                    )
+                    .await?;
+                    values.insert("rescheduled".into(), "yes".into());
+                    values.insert(
+                        "booking_when".into(),
+                        self.when(&moved, call.language).into(),
+                    );
+                    values.insert("ics_url".into(), self.ics_url(&moved).into());
+                    break;
+                }
+                Err(ReserveError::Taken) => continue,
+                Err(ReserveError::Store(err)) => return Err(err.into()),
+                Err(ReserveError::NotFound(_)) => break,
+            }
+        }
+        Ok(ActionOutcome {
+            values,
+            replies: Vec::new(),
+        })
+    }
+
+    async fn consent(&self, call: &ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        let args = Args::new(call);
+        let purpose = args.optional("purpose").unwrap_or_else(|| "contact".into());
+        let text = args.optional("text").unwrap_or_default();
+        self.customers
+            .record_consent(
+                call.customer_id,
+                &purpose,
+                call.channel.as_str(),
+                &text,
+                now_ms(),
+            )
+            .await?;
+        self.audit(
+            call,
+            "consent.granted",
+            serde_json::json!({"purpose": purpose}),
+        )
+        .await?;
+        let mut values = Map::new();
+        values.insert("consent".into(), "yes".into());
+        Ok(ActionOutcome {
+            values,
+            replies: Vec::new(),
+        })
+    }
+}
+
+#[async_trait]
+impl Actions for BookingActions {
+    fn vocabulary(&self) -> BTreeMap<String, Vec<String>> {
+        booking_vocabulary()
+    }
+
+    async fn run(&self, call: ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
+        match call.name {
+            "book_test_drive" => self.book(BookingKind::TestDrive, &call).await,
+            "book_service" => self.book(BookingKind::Service, &call).await,
+            "load_booking" => self.load(&call).await,
+            "cancel_booking" => self.cancel(&call).await,
+            "reschedule_booking" => self.reschedule(&call).await,
+            "record_consent" => self.consent(&call).await,
+            "count_bookings" => {
+                let upcoming = self
+                    .bookings
+                    .upcoming_for_customer(call.customer_id, Timestamp::now())
+                    .await?;
+                let mut values = Map::new();
+                values.insert("booking_count".into(), upcoming.len().into());
+                Ok(ActionOutcome {
+                    values,
+                    replies: Vec::new(),
+                })
+            }
+            other => Err(ActionError::Unknown(other.to_owned())),
+        }
+    }
+}
+
+/// An action's `with:` values, as the texts templates rendered.
+struct Args<'a> {
+    action: &'a str,
+    values: &'a Map<String, Value>,
+}
+
+impl<'a> Args<'a> {
+    fn new(call: &'a ActionCall<'_>) -> Self {
+        Self {
+            action: call.name,
+            values: &call.args,
+        }
+    }
+
+    fn optional(&self, key: &str) -> Option<String> {
+        match self.values.get(key)? {
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => Some(s.trim().to_owned()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+
+    fn required(&self, key: &str) -> Result<String, ActionError> {
+        self.optional(key).ok_or_else(|| ActionError::BadArguments {
+            action: self.action.to_owned(),
+            message: format!("`{key}` is missing or empty; pass it in `with:`"),
+        })
+    }
+
+    /// A slot as stored by the time question: branch-local `2026-11-28T10:00`.
+    fn slot(&self, key: &str) -> Result<DateTime, ActionError> {
+        let text = self.required(key)?;
+        text.parse::<DateTime>()
+            .map_err(|_| ActionError::BadArguments {
+                action: self.action.to_owned(),
+                message: format!(
+                    "`{key}` is \"{text}\", but a time from the `booking_times` list is expected"
+                ),
+            })
+    }
+}

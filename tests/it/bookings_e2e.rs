@@ -1,0 +1,238 @@
+//! A customer books a test drive and a service appointment with the shipped flows, end
+//! to end: over the chat HTTP API (what the widget speaks) against a real server and
+//! SQLite file, and through the `showroom chat` binary. The booking is real: it holds
+//! the demo car, shows in the admin API and its `.ics` link downloads.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::support::{ADMIN_TOKEN, start_server};
+
+const SHIPPED_FLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flows");
+
+struct Chat {
+    client: reqwest::Client,
+    url: String,
+    session: Option<String>,
+}
+
+impl Chat {
+    /// Sends text or a button (by its title, as a customer would see it) and returns
+    /// the bot's replies.
+    async fn send(&mut self, body: Value) -> Vec<Value> {
+        let mut body = body;
+        if let Some(session) = &self.session {
+            body["session"] = json!(session);
+        }
+        let response: Value = self
+            .client
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        self.session = response["session"].as_str().map(str::to_owned);
+        response["replies"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn say(&mut self, text: &str) -> Vec<Value> {
+        self.send(json!({ "text": text })).await
+    }
+
+    /// Presses the button titled `title` in the last replies.
+    async fn press(&mut self, replies: &[Value], title: &str) -> Vec<Value> {
+        let payload =
+            button(replies, title).unwrap_or_else(|| panic!("no button `{title}` in {replies:?}"));
+        self.send(json!({ "button": payload })).await
+    }
+}
+
+fn button(replies: &[Value], title: &str) -> Option<String> {
+    replies.iter().rev().find_map(|r| {
+        r["buttons"].as_array()?.iter().find_map(|b| {
+            (b["title"] == title).then(|| b["payload"].as_str().unwrap_or_default().to_owned())
+        })
+    })
+}
+
+fn first_button(replies: &[Value]) -> String {
+    replies
+        .iter()
+        .rev()
+        .find_map(|r| r["buttons"][0]["title"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no buttons in {replies:?}"))
+}
+
+fn texts(replies: &[Value]) -> String {
+    replies
+        .iter()
+        .filter_map(|r| r["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
+    let server = start_server(|raw| raw.flows_dir = SHIPPED_FLOWS.into()).await;
+    let mut chat = Chat {
+        client: reqwest::Client::new(),
+        url: server.url("/api/v1/chat/messages"),
+        session: None,
+    };
+    let greeting = chat.send(json!({})).await;
+    let replies = chat.press(&greeting, "Prueba de manejo").await;
+    assert!(
+        texts(&replies).contains("¿Qué modelo quieres manejar?"),
+        "{replies:?}"
+    );
+    let replies = chat.say("tiguan").await;
+    let replies = chat.press(&replies, "Sede Norte").await;
+    assert!(
+        texts(&replies).contains("¿Qué día te queda bien?"),
+        "{replies:?}"
+    );
+    // The first free day and time, whatever today is.
+    let day = first_button(&replies);
+    let replies = chat.press(&replies, &day).await;
+    let time = first_button(&replies);
+    let replies = chat.press(&replies, &time).await;
+    assert!(texts(&replies).contains("¿Cómo te llamas?"), "{replies:?}");
+    chat.say("Ana María Gómez").await;
+    let replies = chat.say("300 123 4567").await;
+    let replies = chat.press(&replies, "Sí, autorizo").await;
+    assert!(
+        texts(&replies).contains("Confirmemos: prueba de manejo del Tiguan en Sede Norte"),
+        "{replies:?}"
+    );
+    let replies = chat.press(&replies, "Sí, agendar").await;
+    let confirmation = texts(&replies);
+    assert!(
+        confirmation.contains("Tu prueba de manejo quedó agendada"),
+        "{confirmation}"
+    );
+    let code = confirmation
+        .split("Código: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a booking code")
+        .to_owned();
+    assert!(code.starts_with("PM-"), "{code}");
+
+    // The calendar link works, and only with its token.
+    let link = confirmation
+        .split_whitespace()
+        .find(|w| w.contains(".ics?token="))
+        .expect("an .ics link");
+    let path = &link[link.find("/api/v1/bookings/").expect("path")..];
+    let ics = chat.client.get(server.url(path)).send().await.unwrap();
+    assert_eq!(ics.status(), 200);
+    let body = ics.text().await.unwrap();
+    assert!(
+        body.contains("BEGIN:VEVENT") && body.contains(&code),
+        "{body}"
+    );
+    let forged = path.split("token=").next().unwrap().to_owned() + "token=nope";
+    assert_eq!(
+        chat.client
+            .get(server.url(&forged))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // Staff see it in the admin API.
+    let admin: Value = chat
+        .client
+        .get(server.url(&format!("/admin/api/bookings/{code}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin["booking"]["status"], "confirmed", "{admin}");
+    assert_eq!(admin["booking"]["model"], "tiguan", "{admin}");
+
+    // "Mis citas" lists it; the customer cancels it.
+    let replies = chat.say("mis citas").await;
+    assert!(
+        texts(&replies).contains("Estas son tus próximas citas"),
+        "{replies:?}"
+    );
+    let listed = first_button(&replies);
+    assert!(listed.contains("Tiguan"), "{listed}");
+    let replies = chat.press(&replies, &listed).await;
+    let replies = chat.press(&replies, "Cancelar la cita").await;
+    let replies = chat.press(&replies, "Sí, cancelarla").await;
+    assert!(
+        texts(&replies).contains(&format!("Listo, cancelé tu cita {code}")),
+        "{replies:?}"
+    );
+    let admin: Value = chat
+        .client
+        .get(server.url(&format!("/admin/api/bookings/{code}")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin["booking"]["status"], "cancelled", "{admin}");
+    server.stop().await;
+}
+
+#[test]
+fn a_customer_books_a_service_appointment_in_showroom_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_showroom"))
+        .args(["chat", "--user", "ana"])
+        .current_dir(dir.path())
+        .env("SHOWROOM_DATA_DIR", dir.path().join("data"))
+        .env("SHOWROOM_FLOWS_DIR", SHIPPED_FLOWS)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start showroom chat");
+    // Menu 2 (service), plate, model, year, mileage, service 1, branch 1, day 2
+    // (always a working day with free times), time 1, name, phone, consent 1, confirm 1.
+    let script = "2\nabc 123\nduster\n2021\n45 mil\n1\n1\n2\n1\nAna María Gómez\n300 123 4567\n1\n1\n/salir\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("¿Cuál es la placa de tu carro?"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "Mantenimiento por kilometraje para tu Duster 2021 (placa ABC-123, 45.000 km)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Tu cita de taller quedó agendada."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("• Código: TL-"), "{stdout}");
+}
