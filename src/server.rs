@@ -133,6 +133,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
         Arc::new(store.clone()),
         Arc::new(router),
         EngineSettings {
+            max_concurrent_turns: (config.store.max_connections as usize / 2).max(1),
             default_language: config.bot.default_language,
             idle_timeout: config.bot.idle_timeout,
             resume_prompt: config.bot.resume_prompt.clone(),

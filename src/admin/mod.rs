@@ -9,13 +9,11 @@ mod health;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use subtle::ConstantTimeEq;
 
-use crate::http::{ApiError, AppState, ErrorCode};
+use crate::http::{ApiError, AppState, BearerToken, check_bearer};
 
 pub fn ops_routes() -> Router<AppState> {
     Router::new()
@@ -40,23 +38,14 @@ async fn require_admin_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let Some(expected) = state.config.secrets.admin_token.as_deref() else {
-        return Err(ApiError::not_found(
-            "the admin API (set ADMIN_TOKEN to turn it on)",
-        ));
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(next.run(request).await)
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "send the admin token as \"Authorization: Bearer <ADMIN_TOKEN>\"",
-        ))
-    }
+    check_bearer(
+        request.headers(),
+        state.config.secrets.admin_token.as_deref(),
+        &BearerToken {
+            api: "the admin API",
+            token: "admin token",
+            variable: "ADMIN_TOKEN",
+        },
+    )?;
+    Ok(next.run(request).await)
 }

@@ -15,16 +15,15 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use subtle::ConstantTimeEq;
 
 use crate::engine::{Button, ChannelIdentity, ChannelKind, Language, Reply};
 use crate::flows::input::{self, InputContext, InputKind, Lang};
-use crate::http::{ApiError, ApiJson, AppState, ErrorCode};
+use crate::http::{ApiError, ApiJson, AppState, BearerToken, ErrorCode, check_bearer};
 use crate::store::{
     AuditEntry, AuditStore, ConversationStore, CustomerStore, OutreachCap, OutreachCreated,
     OutreachRecord, now_ms,
@@ -342,25 +341,16 @@ pub async fn require_api_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let Some(expected) = state.config.secrets.api_token.as_deref() else {
-        return Err(ApiError::not_found(
-            "the outreach API (set SHOWROOM_API_TOKEN to turn it on)",
-        ));
-    };
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(next.run(request).await)
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "send the API token as \"Authorization: Bearer <SHOWROOM_API_TOKEN>\"",
-        ))
-    }
+    check_bearer(
+        request.headers(),
+        state.config.secrets.api_token.as_deref(),
+        &BearerToken {
+            api: "the outreach API",
+            token: "API token",
+            variable: "SHOWROOM_API_TOKEN",
+        },
+    )?;
+    Ok(next.run(request).await)
 }
 
 #[cfg(test)]

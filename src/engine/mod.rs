@@ -52,12 +52,18 @@ pub struct EngineSettings {
     pub default_language: Language,
     pub idle_timeout: Duration,
     pub resume_prompt: Localized,
+    /// Conversations processed at once. On PostgreSQL each holds a connection for its
+    /// lock while the router (a booking, say) needs others from the same pool; capping
+    /// turns below the pool size keeps them from starving each other. Half the pool.
+    pub max_concurrent_turns: usize,
 }
 
 pub struct Engine {
     store: Arc<dyn ConversationStore>,
     router: Arc<dyn Router>,
     locks: ConversationLocks,
+    /// Permits for turns under a store lock (see `EngineSettings::max_concurrent_turns`).
+    turns: tokio::sync::Semaphore,
     settings: EngineSettings,
     /// Conversations with newly pushed messages (see `push`).
     pushed: tokio::sync::broadcast::Sender<Arc<str>>,
@@ -73,6 +79,7 @@ impl Engine {
             store,
             router,
             locks: ConversationLocks::default(),
+            turns: tokio::sync::Semaphore::new(settings.max_concurrent_turns.max(1)),
             settings,
             pushed: push::notifier(),
         }
@@ -166,6 +173,12 @@ impl Engine {
         Ok(conversations.len())
     }
 
+    /// Waits for a free turn slot. The semaphore is never closed, so this always gets
+    /// one; `None` would only mean "go ahead without".
+    pub(crate) async fn turn_permit(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.turns.acquire().await.ok()
+    }
+
     /// Processes the conversation's pending messages up to `upto`, under its locks, and
     /// returns the replies to `upto` when this call processed it.
     async fn process_pending(
@@ -174,6 +187,7 @@ impl Engine {
         upto: i64,
     ) -> Result<Option<Vec<Outbound>>, EngineError> {
         let _in_process = self.locks.lock(&conversation.id).await;
+        let _turn = self.turn_permit().await;
         let mut lock = self.store.lock_conversation(&conversation.id).await?;
         let result = async {
             let mut replies_to_upto = None;

@@ -36,6 +36,7 @@ impl Engine {
             return Err(EngineError::UnknownConversation(conversation_id.to_owned()));
         };
         let _in_process = self.locks.lock(conversation_id).await;
+        let _turn = self.turn_permit().await;
         let mut lock = self.store.lock_conversation(conversation_id).await?;
         let result = async {
             // Buttons of a push become what typed text is matched against ("1",

@@ -2,6 +2,7 @@
 //! the admin API (its own bearer-auth layer), under global limits — load shedding, a
 //! concurrency cap, a timeout, panic catching, and a trace span with a request id.
 
+mod bearer;
 mod error;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub use bearer::{BearerToken, check_bearer};
 pub use error::{ApiError, ApiJson, ApiQuery, ErrorCode};
 
 use crate::channels::web::WebLimits;

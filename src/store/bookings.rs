@@ -39,10 +39,7 @@ const ICS_TOKEN_BYTES: usize = 32;
 
 /// A request the store refuses before touching the database.
 fn invalid(context: &'static str, message: String) -> StoreError {
-    StoreError::Query {
-        context,
-        source: sqlx::Error::InvalidArgument(message),
-    }
+    StoreError::Invalid(format!("{context}: {message}"))
 }
 
 /// True when the database refused a row because of a unique or primary key.
@@ -833,13 +830,7 @@ mod tests {
         ] {
             let err = claim_moments(&slot(start, end)).unwrap_err();
             assert!(
-                matches!(
-                    &err,
-                    StoreError::Query {
-                        source: sqlx::Error::InvalidArgument(_),
-                        ..
-                    }
-                ),
+                matches!(&err, StoreError::Invalid(_)),
                 "{start} – {end}: {err}"
             );
         }

@@ -54,6 +54,10 @@ pub enum StoreError {
     },
     #[error("stored data is not valid ({0}); it was written by an incompatible version")]
     Corrupt(String),
+    /// The caller asked for something the store refuses before touching the database
+    /// (a booking off the reservation grid); a bug in the caller, not a database fault.
+    #[error("cannot store this: {0}")]
+    Invalid(String),
 }
 
 /// Adds what was being done to a sqlx error.

@@ -236,3 +236,119 @@ fn a_customer_books_a_service_appointment_in_showroom_chat() {
     );
     assert!(stdout.contains("• Código: TL-"), "{stdout}");
 }
+
+/// Walks one customer to the confirmation question for the Tiguan (one demo car, at
+/// Sede Norte) at `day` / `time`, or at the first free ones when `None`.
+async fn to_confirmation(
+    url: String,
+    day: Option<String>,
+    time: Option<String>,
+) -> (Chat, Vec<Value>, String, String) {
+    let mut chat = Chat {
+        client: reqwest::Client::new(),
+        url,
+        session: None,
+    };
+    let greeting = chat.send(json!({})).await;
+    chat.press(&greeting, "Prueba de manejo").await;
+    let replies = chat.say("tiguan").await;
+    let replies = chat.press(&replies, "Sede Norte").await;
+    let day = day.unwrap_or_else(|| first_button(&replies));
+    let replies = chat.press(&replies, &day).await;
+    let time = time.unwrap_or_else(|| first_button(&replies));
+    chat.press(&replies, &time).await;
+    chat.say("Cliente de Prueba").await;
+    let replies = chat.say("300 123 4567").await;
+    let replies = chat.press(&replies, "Sí, autorizo").await;
+    assert!(texts(&replies).contains("¿La agendo?"), "{replies:?}");
+    (chat, replies, day, time)
+}
+
+/// 50 customers confirm the same last free demo-car slot at once, spread over the given
+/// servers: exactly one gets it, the other 49 are told and offered other times.
+async fn race_for_the_last_slot(urls: &[String]) {
+    let (_, _, day, time) = to_confirmation(urls[0].clone(), None, None).await;
+    let mut racers = Vec::new();
+    for i in 0..50 {
+        racers.push(
+            to_confirmation(
+                urls[i % urls.len()].clone(),
+                Some(day.clone()),
+                Some(time.clone()),
+            )
+            .await,
+        );
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(racers.len()));
+    let mut tasks = Vec::new();
+    for (mut chat, replies, _, _) in racers {
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            chat.press(&replies, "Sí, agendar").await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        let replies = task.await.unwrap();
+        let text = texts(&replies);
+        if text.contains("Tu prueba de manejo quedó agendada") {
+            won += 1;
+        } else {
+            assert!(
+                text.contains("Alguien acaba de tomar ese horario"),
+                "{text}"
+            );
+            assert!(text.contains("¿Qué día te queda bien?"), "{text}");
+            assert!(
+                replies
+                    .iter()
+                    .any(|r| r["buttons"].as_array().is_some_and(|b| !b.is_empty())),
+                "the loser is offered days to pick again: {replies:?}"
+            );
+        }
+    }
+    assert_eq!(won, 1, "exactly one of 50 customers gets the slot");
+    // The taken time is no longer offered that day.
+    let mut late = Chat {
+        client: reqwest::Client::new(),
+        url: urls[0].clone(),
+        session: None,
+    };
+    let greeting = late.send(json!({})).await;
+    late.press(&greeting, "Prueba de manejo").await;
+    let replies = late.say("tiguan").await;
+    let replies = late.press(&replies, "Sede Norte").await;
+    let replies = late.press(&replies, &day).await;
+    assert!(
+        button(&replies, &time).is_none(),
+        "{time} still offered: {replies:?}"
+    );
+}
+
+fn busy_server(raw: &mut showroom::config::RawSettings) {
+    raw.flows_dir = SHIPPED_FLOWS.into();
+    // 51 customers on one address: the per-address limit is not what is tested here.
+    raw.web.messages_per_minute_per_ip = 100_000;
+}
+
+#[tokio::test]
+async fn fifty_customers_race_for_the_last_demo_car_slot_on_sqlite() {
+    let server = start_server(busy_server).await;
+    race_for_the_last_slot(&[server.url("/api/v1/chat/messages")]).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_customers_race_for_the_last_demo_car_slot_on_two_postgres_instances() {
+    let db = crate::support::PgDatabase::create().await;
+    let a = crate::support::start_server_with_database(Some(db.url.clone()), busy_server).await;
+    let b = crate::support::start_server_with_database(Some(db.url.clone()), busy_server).await;
+    race_for_the_last_slot(&[
+        a.url("/api/v1/chat/messages"),
+        b.url("/api/v1/chat/messages"),
+    ])
+    .await;
+    a.stop().await;
+    b.stop().await;
+}

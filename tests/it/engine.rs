@@ -32,6 +32,7 @@ async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
 
 fn settings(idle_timeout: Duration) -> EngineSettings {
     EngineSettings {
+        max_concurrent_turns: 8,
         default_language: Language::Es,
         idle_timeout,
         resume_prompt: Localized::new(

@@ -57,6 +57,7 @@ async fn two_instances_process_one_conversation_in_order_once() {
     };
     let inside = Arc::new(AtomicUsize::new(0));
     let settings = EngineSettings {
+        max_concurrent_turns: 8,
         default_language: Language::Es,
         idle_timeout: Duration::from_secs(3600),
         resume_prompt: Localized::new("¿Seguimos?", "Continue?"),
@@ -167,6 +168,7 @@ async fn a_small_pool_serves_many_conversations_at_once() {
             inside: Arc::new(AtomicUsize::new(0)),
         }),
         EngineSettings {
+            max_concurrent_turns: 8,
             default_language: Language::Es,
             idle_timeout: Duration::from_secs(3600),
             resume_prompt: Localized::new("¿Seguimos?", "Continue?"),

@@ -50,6 +50,7 @@ fn engine(store: &Store) -> Engine {
         Arc::new(store.clone()),
         Arc::new(MenuRouter::new(&config.bot, config.menu.clone())),
         EngineSettings {
+            max_concurrent_turns: 8,
             default_language: Language::Es,
             idle_timeout: Duration::from_secs(1800),
             resume_prompt: config.bot.resume_prompt.clone(),
