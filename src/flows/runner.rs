@@ -315,6 +315,7 @@ impl FlowRouter {
         state.stack.clear();
         state.attempts = 0;
         state.advisor_offered = false;
+        let vars = self.as_answers(flow, vars, turn).await?;
         state.stack.push(Frame {
             flow: flow.id.clone(),
             at: String::new(),
@@ -322,6 +323,53 @@ impl FlowRouter {
             answered: Vec::new(),
         });
         self.advance(set, state, turn, 0).await
+    }
+
+    /// Values handed to a flow from outside (the assistant, an outreach offer) are
+    /// treated like answers to the flow's questions: a plate "abc123" is stored as
+    /// "ABC123" and shown as "ABC-123", a model id `tiguan` is shown as "Tiguan". A value
+    /// its question would not accept is dropped, so the question is asked instead.
+    async fn as_answers(
+        &self,
+        flow: &Flow,
+        mut vars: Map<String, Json>,
+        turn: &Turn<'_>,
+    ) -> Result<Map<String, Json>, RouteError> {
+        for step in &flow.steps {
+            let StepKind::Ask(ask) = &step.kind else {
+                continue;
+            };
+            let display_key = format!("{}_display", ask.save);
+            let Some(value) = vars.get(&ask.save).cloned() else {
+                continue;
+            };
+            if vars.contains_key(&display_key) {
+                continue;
+            }
+            let text = match &value {
+                Json::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            let answer = match &ask.expect {
+                Expect::Input(kind) => self.parse_input(*kind, &text, turn.language).ok(),
+                Expect::Buttons(_) | Expect::Source(_) => self
+                    .choices(ask, &vars, turn.language, turn.customer_id)
+                    .await?
+                    .iter()
+                    .find(|c| c.value == text)
+                    .map(|c| (Json::String(c.value.clone()), c.display(turn.language))),
+            };
+            match answer {
+                Some((value, display)) => {
+                    vars.insert(ask.save.clone(), value);
+                    vars.insert(display_key, Json::String(display));
+                }
+                None => {
+                    vars.remove(&ask.save);
+                }
+            }
+        }
+        Ok(vars)
     }
 
     /// Runs steps of the top frame from `index` until a question or the end.

@@ -352,3 +352,68 @@ async fn fifty_customers_race_for_the_last_demo_car_slot_on_two_postgres_instanc
     a.stop().await;
     b.stop().await;
 }
+
+/// Post-sale outreach end to end: the ERP sends "your car is due for its service" with
+/// the service flow and the car's plate and model; the customer presses "Agendar" and
+/// the service flow starts at the first question it doesn't know the answer to.
+#[tokio::test]
+async fn an_outreach_offer_starts_the_service_flow_with_the_car_filled_in() {
+    use crate::booking_support::{API_TOKEN, open_store, open_web_conversation, start_in};
+    use showroom::store::CustomerStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start_in(&data, Some(API_TOKEN), |raw| {
+        raw.flows_dir = SHIPPED_FLOWS.into();
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let store = open_store(&data).await;
+    let ana = open_web_conversation(&client, &server, &store).await;
+    // What an earlier booking left: her phone, and her authorisation to be contacted.
+    store
+        .set_contact(&ana.customer_id, Some("Ana Gómez"), Some("+573001234567"))
+        .await
+        .unwrap();
+    store
+        .record_consent(&ana.customer_id, "contact", "web", "booking", 0)
+        .await
+        .unwrap();
+
+    let sent = client
+        .post(server.url("/api/v1/outreach"))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({
+            "customer": {"phone": "+57 300 123 4567"},
+            "message": {"es": "Hola Ana, tu Tiguan ya está para el mantenimiento de 10.000 km."},
+            "flow": {"id": "service", "values": {"plate": "ABC123", "model": "tiguan"}},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 202);
+
+    let mut chat = Chat {
+        client: client.clone(),
+        url: server.url("/api/v1/chat/messages"),
+        session: Some(ana.session.clone()),
+    };
+    // Her next visit brings the message, with its two buttons.
+    let replies = chat.say("hola").await;
+    assert!(
+        texts(&replies).contains("mantenimiento de 10.000 km"),
+        "{replies:?}"
+    );
+    let replies = chat.press(&replies, "Agendar").await;
+    assert_eq!(
+        texts(&replies),
+        "¿De qué año es tu Tiguan?",
+        "plate and model came with the offer"
+    );
+    let replies = chat.say("2022").await;
+    assert!(
+        texts(&replies).contains("¿Cuántos kilómetros tiene"),
+        "{replies:?}"
+    );
+    server.stop().await;
+}
