@@ -39,7 +39,9 @@ fn availability(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = Config::defaults_with_data_dir(dir.path()).expect("defaults");
     let calendar = &config.calendar;
-    let norte = calendar.branch("norte").expect("the default calendar has Sede Norte");
+    let norte = calendar
+        .branch("norte")
+        .expect("the default calendar has Sede Norte");
     let bays: Vec<(String, u32)> = norte
         .bays
         .iter()
