@@ -446,6 +446,14 @@ impl Default for RawOutreach {
     }
 }
 
+/// The display name of a model id from settings; the id itself when unknown.
+pub fn model_name<'a>(models: &'a [RawModel], id: &'a str) -> &'a str {
+    models
+        .iter()
+        .find(|m| m.id == id)
+        .map_or(id, |m| m.name.as_str())
+}
+
 fn default_models() -> Vec<RawModel> {
     let model = |id: &str, name: &str, brand: &str, synonyms: &[&str]| RawModel {
         id: id.into(),

@@ -43,7 +43,7 @@ pub fn flow_vocabulary(
     config: &Config,
     bookings: Arc<dyn BookingLookup>,
 ) -> (Arc<dyn Sources>, Vocabulary) {
-    let sources: Arc<dyn Sources> = Arc::new(SourceSet(vec![
+    let sources: Arc<dyn Sources> = Arc::new(SourceSet::new(vec![
         Arc::new(CatalogSources::new(config.catalog.clone())),
         Arc::new(BookingSources::new(
             Arc::new(config.calendar.clone()),
@@ -107,7 +107,7 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
         )
     })?;
     let flows = Arc::new(flows);
-    let actions: Arc<dyn Actions> = Arc::new(ActionSet(vec![
+    let actions: Arc<dyn Actions> = Arc::new(ActionSet::new(vec![
         Arc::new(StoreActions::new(
             Arc::new(store.clone()),
             Arc::new(store.clone()),

@@ -14,7 +14,7 @@ use super::availability::when;
 use super::availability::{Availability, Need, occupied_window};
 use super::calendar::Calendar;
 use super::{Booking, BookingCode, BookingKind, BookingRequest, ReserveError, Slot};
-use crate::config::RawModel;
+use crate::config::{RawModel, model_name};
 use crate::engine::Language;
 use crate::flows::actions::{ActionCall, ActionError, ActionOutcome, Actions};
 use crate::store::{AuditEntry, AuditStore, BookingStore, CustomerStore, now_ms};
@@ -274,7 +274,7 @@ impl BookingActions {
                 );
                 values.insert(
                     "model_display".into(),
-                    self.model_name(booking.model.as_deref()).into(),
+                    model_name(&self.models, booking.model.as_deref().unwrap_or_default()).into(),
                 );
             }
             None => {
@@ -285,15 +285,6 @@ impl BookingActions {
             values,
             replies: Vec::new(),
         })
-    }
-
-    fn model_name(&self, id: Option<&str>) -> String {
-        let id = id.unwrap_or_default();
-        self.models
-            .iter()
-            .find(|m| m.id == id)
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| id.to_owned())
     }
 
     async fn cancel(&self, call: &ActionCall<'_>) -> Result<ActionOutcome, ActionError> {

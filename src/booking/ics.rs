@@ -9,7 +9,7 @@ use jiff::Timestamp;
 
 use super::calendar::Calendar;
 use super::{Booking, BookingKind, BookingStatus};
-use crate::config::RawModel;
+use crate::config::{RawModel, model_name};
 use crate::engine::Language;
 
 /// Longest content line in octets, line break excluded (RFC 5545 §3.1).
@@ -142,14 +142,6 @@ impl IcsEvent {
         }
         out
     }
-}
-
-/// The display name of a model id from settings; the id itself when unknown.
-pub fn model_name<'a>(models: &'a [RawModel], id: &'a str) -> &'a str {
-    models
-        .iter()
-        .find(|m| m.id == id)
-        .map_or(id, |m| m.name.as_str())
 }
 
 /// `20261128T150000Z`.

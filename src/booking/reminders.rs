@@ -14,9 +14,9 @@ use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
 use super::availability::when;
-use super::ics::model_name;
 use super::{BookingKind, DueReminder, ReminderOutcome};
 use crate::config::Config;
+use crate::config::model_name;
 use crate::engine::{Button, Engine, EngineError, Language, Reply};
 use crate::store::{BookingStore, StoreError};
 

@@ -15,7 +15,7 @@ use super::availability::{
 };
 use super::calendar::{Branch, Calendar};
 use super::{Booking, Slot};
-use crate::config::{Localized, RawModel};
+use crate::config::{Localized, RawModel, model_name};
 use crate::engine::Language;
 use crate::flows::input::{self, InputContext, InputKind, Lang, PlateCountry};
 use crate::flows::model::Choice;
@@ -213,14 +213,6 @@ impl BookingSources {
         slot.start.to_zoned(tz).datetime()
     }
 
-    fn model_name(&self, id: &str) -> String {
-        self.models
-            .iter()
-            .find(|m| m.id == id)
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| id.to_owned())
-    }
-
     async fn days(&self, ctx: &SourceContext<'_>) -> Result<Vec<Choice>, SourceError> {
         let need = self.need(BOOKING_DAYS, ctx)?;
         let now = ctx.now.timestamp();
@@ -388,7 +380,9 @@ impl BookingSources {
                     .to_zoned(start.time_zone().clone())
                     .date();
                 let what = |language| match (booking.kind, &booking.model, &booking.service_type) {
-                    (super::BookingKind::TestDrive, Some(model), _) => self.model_name(model),
+                    (super::BookingKind::TestDrive, Some(model), _) => {
+                        model_name(&self.models, model).to_owned()
+                    }
                     (super::BookingKind::Service, _, Some(service)) => self
                         .calendar
                         .service_type(service)

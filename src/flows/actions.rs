@@ -43,21 +43,46 @@ pub enum ActionError {
 }
 
 /// Several action providers as one: the first whose vocabulary has the name runs it.
-pub struct ActionSet(pub Vec<Arc<dyn Actions>>);
+/// Each provider's vocabulary is read once, not on every call.
+pub struct ActionSet {
+    vocabulary: BTreeMap<String, Vec<String>>,
+    providers: Vec<(Vec<String>, Arc<dyn Actions>)>,
+}
+
+impl ActionSet {
+    pub fn new(providers: Vec<Arc<dyn Actions>>) -> Self {
+        let mut vocabulary = BTreeMap::new();
+        let providers = providers
+            .into_iter()
+            .map(|actions| {
+                let own = actions.vocabulary();
+                let names = own.keys().cloned().collect();
+                for (name, outputs) in own {
+                    vocabulary.entry(name).or_insert(outputs);
+                }
+                (names, actions)
+            })
+            .collect();
+        Self {
+            vocabulary,
+            providers,
+        }
+    }
+}
 
 #[async_trait]
 impl Actions for ActionSet {
     fn vocabulary(&self) -> BTreeMap<String, Vec<String>> {
-        self.0.iter().flat_map(|a| a.vocabulary()).collect()
+        self.vocabulary.clone()
     }
 
     async fn run(&self, call: ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
         match self
-            .0
+            .providers
             .iter()
-            .find(|a| a.vocabulary().contains_key(call.name))
+            .find(|(names, _)| names.iter().any(|n| n == call.name))
         {
-            Some(actions) => actions.run(call).await,
+            Some((_, actions)) => actions.run(call).await,
             None => Err(ActionError::Unknown(call.name.to_owned())),
         }
     }

@@ -67,19 +67,34 @@ pub trait Sources: Send + Sync {
     }
 }
 
-/// Several sources as one: the first that has a list answers for it.
-pub struct SourceSet(pub Vec<Arc<dyn Sources>>);
+/// Several sources as one: the first that has a list answers for it. Each source's list
+/// names are read once, not on every question.
+pub struct SourceSet {
+    sources: Vec<(Vec<String>, Arc<dyn Sources>)>,
+}
 
 impl SourceSet {
+    pub fn new(sources: Vec<Arc<dyn Sources>>) -> Self {
+        Self {
+            sources: sources.into_iter().map(|s| (s.names(), s)).collect(),
+        }
+    }
+
     fn owner(&self, name: &str) -> Option<&Arc<dyn Sources>> {
-        self.0.iter().find(|s| s.names().iter().any(|n| n == name))
+        self.sources
+            .iter()
+            .find(|(names, _)| names.iter().any(|n| n == name))
+            .map(|(_, source)| source)
     }
 }
 
 #[async_trait]
 impl Sources for SourceSet {
     fn names(&self) -> Vec<String> {
-        self.0.iter().flat_map(|s| s.names()).collect()
+        self.sources
+            .iter()
+            .flat_map(|(names, _)| names.iter().cloned())
+            .collect()
     }
 
     async fn options(

@@ -9,76 +9,25 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use showroom::booking::{Booking, BookingKind, BookingRequest, ResourceUnit, Slot};
-use showroom::config::{Config, RawSettings, Secrets, StoreConfig};
+use showroom::config::{RawSettings, StoreConfig};
 use showroom::engine::{ChannelKind, Language};
 use showroom::store::{BookingStore, ConversationStore, Store};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use crate::support::ADMIN_TOKEN;
+use crate::support::{ADMIN_TOKEN, TestServer, spawn_server};
 
 pub const API_TOKEN: &str = "test-api-token-0123456789abcdef";
 
-/// A server running inside the test process on a data folder the caller keeps.
-pub struct Running {
-    pub addr: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
+/// A server on a data folder the test keeps.
+pub type Running = TestServer;
 
-impl Running {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub fn ws_url(&self, query: &str) -> String {
-        format!("ws://{}/api/v1/chat/ws{query}", self.addr)
-    }
-
-    /// Stops the server the way SIGTERM does and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await
-                .expect("server task panicked")
-                .expect("server failed");
-        }
-    }
-}
-
-/// Starts a server on `127.0.0.1:0` keeping its data in `data_dir`.
+/// Starts a server on `127.0.0.1:0` keeping its data in `data_dir`, and waits until it
+/// is ready.
 pub async fn start_in(
     data_dir: &Path,
     api_token: Option<&str>,
     tweak: impl FnOnce(&mut RawSettings),
 ) -> Running {
-    let mut raw = RawSettings {
-        data_dir: data_dir.to_owned(),
-        flows_dir: data_dir.join("no-flows"),
-        listen: "127.0.0.1:0".into(),
-        ..RawSettings::default()
-    };
-    tweak(&mut raw);
-    let secrets = Secrets {
-        admin_token: Some(ADMIN_TOKEN.into()),
-        api_token: api_token.map(str::to_owned),
-    };
-    let config = Config::validate(raw, None, secrets).expect("valid test settings");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(showroom::server::run(config, listener, async move {
-        let _ = stopped.await;
-    }));
-    let server = Running {
-        addr,
-        stop: Some(stop),
-        task: Some(task),
-    };
+    let server = spawn_server(data_dir, None, api_token, tweak).await;
     // Ready means migrated: only then may the test open the same database itself.
     let client = reqwest::Client::new();
     for _ in 0..200 {

@@ -8,7 +8,8 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_TOKEN, start_server};
+use crate::booking_support::admin_get;
+use crate::support::start_server;
 
 const SHIPPED_FLOWS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/flows");
 
@@ -148,16 +149,12 @@ async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
     );
 
     // Staff see it in the admin API.
-    let admin: Value = chat
-        .client
-        .get(server.url(&format!("/admin/api/bookings/{code}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = admin_get(
+        &chat.client,
+        &server,
+        &format!("/admin/api/bookings/{code}"),
+    )
+    .await;
     assert_eq!(admin["booking"]["status"], "confirmed", "{admin}");
     assert_eq!(admin["booking"]["model"], "tiguan", "{admin}");
 
@@ -176,16 +173,12 @@ async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
         texts(&replies).contains(&format!("Listo, cancelé tu cita {code}")),
         "{replies:?}"
     );
-    let admin: Value = chat
-        .client
-        .get(server.url(&format!("/admin/api/bookings/{code}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let admin = admin_get(
+        &chat.client,
+        &server,
+        &format!("/admin/api/bookings/{code}"),
+    )
+    .await;
     assert_eq!(admin["booking"]["status"], "cancelled", "{admin}");
     server.stop().await;
 }

@@ -16,8 +16,9 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// A `showroom` server running inside the test process.
 pub struct TestServer {
     pub addr: SocketAddr,
-    /// Holds the data folder until the server is dropped.
-    _dir: TempDir,
+    /// Holds a temporary data folder until the server is dropped (none when the test
+    /// owns the folder).
+    _dir: Option<TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -55,17 +56,30 @@ pub async fn start_server_with_database(
     tweak: impl FnOnce(&mut RawSettings),
 ) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = spawn_server(&dir.path().join("data"), database_url, None, tweak).await;
+    server._dir = Some(dir);
+    server
+}
+
+/// Starts a server on `127.0.0.1:0` keeping its data in `data_dir`, which the caller
+/// owns (to restart a server on the same database, or open it from the test).
+pub async fn spawn_server(
+    data_dir: &Path,
+    database_url: Option<String>,
+    api_token: Option<&str>,
+    tweak: impl FnOnce(&mut RawSettings),
+) -> TestServer {
     let mut raw = RawSettings {
-        data_dir: dir.path().join("data"),
+        data_dir: data_dir.to_owned(),
         // No flow files unless a test asks for them: the settings menu answers.
-        flows_dir: dir.path().join("no-flows"),
+        flows_dir: data_dir.join("no-flows"),
         listen: "127.0.0.1:0".into(),
         ..RawSettings::default()
     };
     tweak(&mut raw);
     let secrets = Secrets {
         admin_token: Some(ADMIN_TOKEN.into()),
-        api_token: None,
+        api_token: api_token.map(str::to_owned),
     };
     let config = Config::validate(raw, database_url, secrets).expect("valid test settings");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -78,7 +92,7 @@ pub async fn start_server_with_database(
     }));
     TestServer {
         addr,
-        _dir: dir,
+        _dir: None,
         stop: Some(stop),
         task: Some(task),
     }
