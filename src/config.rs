@@ -70,6 +70,7 @@ pub struct RawSettings {
     pub branches: Vec<RawBranch>,
     pub booking: RawBooking,
     pub outreach: RawOutreach,
+    pub knowledge: crate::knowledge::RawKnowledge,
 }
 
 impl Default for RawSettings {
@@ -92,6 +93,7 @@ impl Default for RawSettings {
             branches: default_branches(),
             booking: RawBooking::default(),
             outreach: RawOutreach::default(),
+            knowledge: crate::knowledge::RawKnowledge::default(),
         }
     }
 }
@@ -679,6 +681,7 @@ pub struct Config {
     /// Branches' hours, holidays and resources, and how appointments are offered.
     pub calendar: Calendar,
     pub outreach: OutreachConfig,
+    pub knowledge: crate::knowledge::KnowledgeConfig,
     pub secrets: Secrets,
 }
 
@@ -755,6 +758,8 @@ pub struct StoreConfig {
 pub struct Secrets {
     pub admin_token: Option<String>,
     pub api_token: Option<String>,
+    /// Qdrant server and embeddings server, when set.
+    pub knowledge: crate::knowledge::KnowledgeEnv,
 }
 
 impl fmt::Debug for Secrets {
@@ -763,6 +768,7 @@ impl fmt::Debug for Secrets {
         f.debug_struct("Secrets")
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
+            .field("knowledge", &self.knowledge)
             .finish()
     }
 }
@@ -772,6 +778,7 @@ impl Secrets {
         Ok(Self {
             admin_token: token_from_env("ADMIN_TOKEN")?,
             api_token: token_from_env("SHOWROOM_API_TOKEN")?,
+            knowledge: crate::knowledge::KnowledgeEnv::from_env(),
         })
     }
 }
@@ -796,6 +803,7 @@ const NOT_SETTINGS: &[&str] = &[
     "LLM_MODEL",
     "EMBEDDINGS_URL",
     "EMBEDDINGS_MODEL",
+    "EMBEDDINGS_API_KEY",
 ];
 
 impl Config {
@@ -1018,6 +1026,11 @@ impl Config {
         let catalog = validate_catalog(raw.models, raw.branches)?;
         let calendar = Calendar::from_settings(&raw.booking, &catalog.branches, &catalog.models)?;
         let outreach = OutreachConfig::from_settings(&raw.outreach)?;
+        let knowledge = crate::knowledge::KnowledgeConfig::from_settings(
+            &raw.knowledge,
+            &raw.data_dir,
+            &secrets.knowledge,
+        )?;
 
         Ok(Self {
             listen,
@@ -1044,6 +1057,7 @@ impl Config {
             catalog,
             calendar,
             outreach,
+            knowledge,
             secrets,
         })
     }
@@ -1156,7 +1170,7 @@ fn with_bot_name(text: Localized, name: &str) -> Localized {
 }
 
 /// Parses durations written the way people write them: "30s", "10m", "2h", "1h 30m".
-fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+pub(crate) fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
     let expected = "a duration like \"30s\", \"10m\" or \"2h\" is expected";
     let parsed: jiff::SignedDuration = value.parse().map_err(|_| invalid(key, value, expected))?;
     Duration::try_from(parsed).map_err(|_| invalid(key, value, expected))

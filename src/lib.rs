@@ -25,6 +25,7 @@ pub mod config;
 pub mod engine;
 pub mod flows;
 pub mod http;
+pub mod knowledge;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -37,6 +37,71 @@ enum Command {
     /// Check, test and describe flow files.
     #[command(subcommand)]
     Flows(FlowsCommand),
+    /// Index and search the knowledge folder (spec sheets, FAQ, policies).
+    #[command(subcommand)]
+    Kb(KbCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KbCommand {
+    /// Index the knowledge folder: changed files only; prints one line per file.
+    Ingest {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The passages that best answer QUERY, with scores and sources.
+    Search {
+        query: String,
+        /// How many passages.
+        #[arg(long, short = 'k', default_value_t = 5)]
+        k: usize,
+        /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use only word matching, even when embeddings are configured.
+        #[arg(long)]
+        sparse_only: bool,
+    },
+    /// Recall@1/3/5 and MRR of a YAML file of questions with their expected source.
+    Eval {
+        /// For example knowledge/eval.yaml.
+        file: PathBuf,
+        /// Print the report (with every question's rank) as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Use only word matching, even when embeddings are configured.
+        #[arg(long)]
+        sparse_only: bool,
+    },
+}
+
+impl From<KbCommand> for showroom::cli::KbCommand {
+    fn from(command: KbCommand) -> Self {
+        match command {
+            KbCommand::Ingest { json } => Self::Ingest { json },
+            KbCommand::Search {
+                query,
+                k,
+                json,
+                sparse_only,
+            } => Self::Search {
+                query,
+                k,
+                json,
+                sparse_only,
+            },
+            KbCommand::Eval {
+                file,
+                json,
+                sparse_only,
+            } => Self::Eval {
+                file,
+                json,
+                sparse_only,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +165,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             showroom::server::run(config, listener, showroom::server::shutdown_signal()).await
         }
         Command::Flows(command) => showroom::cli::flows(&config, command.into()).await,
+        Command::Kb(command) => {
+            // Only problems are logged: the command prints its own report.
+            config.log.level = "warn".into();
+            config.log.format = LogFormat::Human;
+            showroom::telemetry::init_logging(&config.log);
+            showroom::cli::kb(&config, command.into()).await
+        }
         Command::Chat { user } => {
             // Keep the terminal for the conversation: only warnings and errors are logged.
             config.log.level = "warn".into();

@@ -24,6 +24,7 @@ use crate::flows::runner::Offers;
 use crate::flows::sources::{CatalogSources, SourceSet, Sources};
 use crate::flows::{Clock, FlowRegistry, FlowRouter, RunnerSettings, Vocabulary};
 use crate::http::AppState;
+use crate::knowledge::KnowledgeBase;
 use crate::store::{CustomerStore, Store};
 
 /// How often idle rate-limiter keys are forgotten.
@@ -34,6 +35,8 @@ pub struct Services {
     pub store: Store,
     pub engine: Arc<Engine>,
     pub flows: Arc<FlowRegistry>,
+    /// The knowledge index; `None` when the knowledge folder does not exist.
+    pub knowledge: Option<Arc<KnowledgeBase>>,
 }
 
 /// The option lists flows may use, and everything `flows check` needs to know: actions,
@@ -139,11 +142,28 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
             resume_prompt: config.bot.resume_prompt.clone(),
         },
     );
+    let knowledge = open_knowledge(config).await?;
     Ok(Services {
         store,
         engine: Arc::new(engine),
         flows,
+        knowledge,
     })
+}
+
+/// Opens the knowledge index (not ingesting yet: `run` does that in the background).
+async fn open_knowledge(config: &Config) -> anyhow::Result<Option<Arc<KnowledgeBase>>> {
+    if !config.knowledge_dir.is_dir() {
+        tracing::warn!(
+            dir = %config.knowledge_dir.display(),
+            "no knowledge folder: answers from spec sheets are off until it exists (setting `knowledge_dir`)"
+        );
+        return Ok(None);
+    }
+    let base = KnowledgeBase::from_config(config)
+        .await
+        .context("opening the knowledge index")?;
+    Ok(Some(Arc::new(base)))
 }
 
 /// Serves until `shutdown` resolves.
@@ -156,6 +176,7 @@ pub async fn run(
         store,
         engine,
         flows,
+        knowledge,
     } = open(&config).await?;
     let recovered = engine
         .recover()
@@ -176,6 +197,7 @@ pub async fn run(
         engine,
         store: store.clone(),
         flows: flows.clone(),
+        knowledge: knowledge.clone(),
         shutdown: token.clone(),
         connections: connections.clone(),
     };
@@ -185,6 +207,17 @@ pub async fn run(
     state
         .connections
         .spawn(crate::flows::reload::watch(flows, token.clone()));
+    if let Some(knowledge) = knowledge {
+        if state.config.knowledge.watch {
+            state
+                .connections
+                .spawn(crate::knowledge::watch::watch(knowledge, token.clone()));
+        } else {
+            state
+                .connections
+                .spawn(async move { crate::knowledge::watch::ingest_logged(&knowledge).await });
+        }
+    }
     let grace = state.config.http.shutdown_grace;
     let app = crate::http::router(state);
 

@@ -6,6 +6,7 @@ mod bookings;
 mod conversations;
 mod flows;
 mod health;
+mod knowledge;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -30,6 +31,9 @@ pub fn api_routes(state: AppState) -> Router<AppState> {
         .route("/bookings/{code}", get(bookings::show))
         .route("/flows", get(flows::status))
         .route("/flows/reload", post(flows::reload))
+        .route("/knowledge", get(knowledge::status))
+        .route("/knowledge/search", get(knowledge::search))
+        .route("/knowledge/ingest", post(knowledge::ingest))
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))
 }
 

@@ -293,7 +293,7 @@ pub async fn send(
                 .await?;
             record
         }
-        OutreachCreated::Existing(earlier) if earlier.customer_id == customer_id => earlier,
+        OutreachCreated::Existing(earlier) if earlier.customer_id == customer_id => *earlier,
         OutreachCreated::Existing(_) => {
             return Err(ApiError::new(
                 ErrorCode::IdempotencyConflict,

@@ -38,6 +38,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub store: Store,
     pub flows: Arc<FlowRegistry>,
+    /// `None` when there is no knowledge folder.
+    pub knowledge: Option<Arc<crate::knowledge::KnowledgeBase>>,
     pub web_limits: Arc<WebLimits>,
     /// Cancelled when the server shuts down; long-lived connections watch it.
     pub shutdown: CancellationToken,

@@ -222,7 +222,7 @@ impl CustomerStore for Store {
             if let Some(row) = found {
                 let record = outreach_from_row(&row)?;
                 tx.rollback().await.context(ctx)?;
-                return Ok(OutreachCreated::Existing(record));
+                return Ok(OutreachCreated::Existing(Box::new(record)));
             }
         }
         let count: i64 = sqlx::query(
@@ -269,7 +269,7 @@ impl CustomerStore for Store {
                 tx.rollback().await.context(ctx)?;
                 match outreach.idempotency_key.as_deref() {
                     Some(key) => match existing(key).await? {
-                        Some(record) => Ok(OutreachCreated::Existing(record)),
+                        Some(record) => Ok(OutreachCreated::Existing(Box::new(record))),
                         None => Err(StoreError::Corrupt(
                             "an outreach key collided but its row is gone".into(),
                         )),

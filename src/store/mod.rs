@@ -492,7 +492,7 @@ pub struct OutreachCap {
 pub enum OutreachCreated {
     Created,
     /// The idempotency key was used before, by this outreach.
-    Existing(OutreachRecord),
+    Existing(Box<OutreachRecord>),
     /// The customer reached the cap; nothing was stored.
     Capped,
 }

@@ -17,8 +17,17 @@ use crate::config::{LogConfig, LogFormat};
 
 /// Installs the global log subscriber. `RUST_LOG`, when set, overrides the configured level.
 pub fn init_logging(config: &LogConfig) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    // Qdrant Edge warns about process-wide switches only its own server sets (mmap
+    // probing, feature flags); they mean nothing to an operator. Its errors still show.
+    let asked_for = |text: &str| text.contains("qdrant_edge");
+    if !asked_for(&config.level)
+        && !asked_for(&std::env::var("RUST_LOG").unwrap_or_default())
+        && let Ok(quiet) = "qdrant_edge=error".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(RedactingWriter)

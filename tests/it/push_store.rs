@@ -205,7 +205,9 @@ async fn suite(store: Store) {
         .await
         .unwrap()
     {
-        OutreachCreated::Existing(earlier) => assert_eq!(earlier, record("o1", Some("k1"), 10_000)),
+        OutreachCreated::Existing(earlier) => {
+            assert_eq!(*earlier, record("o1", Some("k1"), 10_000))
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(

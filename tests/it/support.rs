@@ -73,6 +73,8 @@ pub async fn spawn_server(
         data_dir: data_dir.to_owned(),
         // No flow files unless a test asks for them: the settings menu answers.
         flows_dir: data_dir.join("no-flows"),
+        // Nor knowledge: indexing it is what the knowledge tests do.
+        knowledge_dir: data_dir.join("no-knowledge"),
         listen: "127.0.0.1:0".into(),
         ..RawSettings::default()
     };
@@ -80,6 +82,7 @@ pub async fn spawn_server(
     let secrets = Secrets {
         admin_token: Some(ADMIN_TOKEN.into()),
         api_token: api_token.map(str::to_owned),
+        ..Secrets::default()
     };
     let config = Config::validate(raw, database_url, secrets).expect("valid test settings");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

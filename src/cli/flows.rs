@@ -1,11 +1,12 @@
-//! The offline commands staff run on their files: `flows check`, `flows test`,
-//! `flows schema`. Output is for people: what is wrong, where, and how to fix it.
+//! `showroom flows check|test|schema`: the offline commands staff run on their flow
+//! files. Output is for people: what is wrong, where, and how to fix it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::bail;
 
+use super::plural;
 use crate::config::Config;
 use crate::engine::MenuRouter;
 use crate::flows::testing::{TestSetup, run_dir};
@@ -93,8 +94,4 @@ fn check(dir: &std::path::Path, vocabulary: &crate::flows::Vocabulary) -> anyhow
             )
         }
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
