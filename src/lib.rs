@@ -10,11 +10,16 @@
 //! - [`engine`]: the conversation loop — identity → conversation, strict per-conversation
 //!   order, idle/resume, the [`engine::Router`] seam, and the settings menu router.
 //! - [`flows`]: staff-written YAML flows: validation, runner, hot reload, tests.
+//! - [`knowledge`]: spec sheets, FAQ and policies: ingest, the vector index (embedded
+//!   Qdrant Edge or a Qdrant server) and hybrid retrieval.
+//! - [`booking`]: calendar, availability, reservations, reminders, outreach.
+//! - [`fswatch`]: watching the folders staff edit.
 //! - [`store`]: persistence (SQLite or PostgreSQL) behind traits grouped by aggregate.
 //! - [`channels`]: adapters; `web` (widget, WebSocket, HTTP) and `cli` (terminal chat).
 //! - [`http`]: the axum application: routes, global limits, the JSON error type.
 //! - [`admin`]: health, readiness, metrics and the bearer-protected admin API.
 //! - [`telemetry`]: logs with personal data masked, and the Prometheus recorder.
+//! - [`cli`]: the staff commands (`flows …`, `kb …`).
 //! - [`server`]: wiring and graceful shutdown.
 
 pub mod admin;
@@ -24,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod flows;
+pub mod fswatch;
 pub mod http;
 pub mod knowledge;
 pub mod server;

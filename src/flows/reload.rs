@@ -10,14 +10,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_full::new_debouncer;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use super::diagnostic::Diagnostics;
 use super::model::FlowSet;
 use super::validate::{Vocabulary, load_dir};
+use crate::fswatch::FolderChanges;
 use crate::store::now_ms;
 
 /// Status of the flows folder, for operators.
@@ -136,34 +135,18 @@ fn record_metrics(status: &FlowStatus) {
 
 /// Reloads flows whenever files in the folder change, until `token` is cancelled.
 pub async fn watch(registry: Arc<FlowRegistry>, token: CancellationToken) {
-    let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
-    let debouncer = new_debouncer(
-        Duration::from_millis(300),
-        None,
-        move |result: notify_debouncer_full::DebounceEventResult| {
-            if let Ok(events) = result
-                && events.iter().any(|e| !e.kind.is_access())
-            {
-                // A full channel already means "reload pending".
-                let _ = changed_tx.try_send(());
-            }
-        },
-    );
-    let mut debouncer = match debouncer {
-        Ok(debouncer) => debouncer,
+    let mut changes = match FolderChanges::watch(registry.dir(), false, Duration::from_millis(300))
+    {
+        Ok(changes) => changes,
         Err(err) => {
-            tracing::error!(cause = %err, "cannot watch the flows folder; use POST /admin/api/flows/reload after edits");
+            tracing::error!(cause = %err, dir = %registry.dir().display(), "cannot watch the flows folder; use POST /admin/api/flows/reload after edits");
             return;
         }
     };
-    if let Err(err) = debouncer.watch(registry.dir(), RecursiveMode::NonRecursive) {
-        tracing::error!(cause = %err, dir = %registry.dir().display(), "cannot watch the flows folder; use POST /admin/api/flows/reload after edits");
-        return;
-    }
     loop {
         tokio::select! {
             () = token.cancelled() => break,
-            Some(()) = changed.recv() => {
+            Some(()) = changes.next() => {
                 let registry = registry.clone();
                 // Reading and validating files is blocking work.
                 let _ = tokio::task::spawn_blocking(move || registry.reload()).await;

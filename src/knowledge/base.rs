@@ -72,6 +72,9 @@ pub struct KnowledgeBase {
     pub(crate) index: Arc<dyn VectorIndex>,
     pub(crate) embedder: Option<Arc<Embedder>>,
     pub(crate) chunker: Arc<Chunker>,
+    /// How files become indexed chunks (analysis version, chunk sizes, embedding
+    /// model); part of every file's hash, so changing it re-ingests everything.
+    pub(crate) recipe: String,
     pub(crate) models: Vec<RawModel>,
     pub(crate) state: RwLock<Arc<QueryState>>,
     pub(crate) status: RwLock<KnowledgeStatus>,
@@ -108,7 +111,15 @@ impl KnowledgeBase {
             } => Arc::new(QdrantIndex::connect(url, api_key.as_deref(), collection, layout).await?),
         };
         let chunker = Arc::new(Chunker::new(config.chunk_tokens, config.chunk_overlap)?);
+        let recipe = format!(
+            "analysis {}; chunks {} tokens, {} overlap; embeddings {}",
+            super::analysis::ANALYSIS_VERSION,
+            config.chunk_tokens,
+            config.chunk_overlap,
+            embedder.as_ref().map_or("none", |e| e.model()),
+        );
         let base = Self {
+            recipe,
             root: root.to_path_buf(),
             cache_dir,
             index,

@@ -113,7 +113,8 @@ impl KnowledgeBase {
         let indexed = self.index.files().await?;
         let on_disk = {
             let root = root.clone();
-            tokio::task::spawn_blocking(move || hash_files(&root)).await?
+            let recipe = self.recipe.clone();
+            tokio::task::spawn_blocking(move || hash_files(&root, &recipe)).await?
         };
 
         let mut report = IngestReport::default();
@@ -197,11 +198,13 @@ impl KnowledgeBase {
         let path = root.join(source);
         let chunker = Arc::clone(&self.chunker);
         let analyzer = self.query_state().analyzer.clone();
-        let prepared =
-            tokio::task::spawn_blocking(move || prepare(&root, &path, &chunker, &analyzer))
-                .await
-                .map_err(KnowledgeError::from)?
-                .map_err(FileError::Unreadable)?;
+        let recipe = self.recipe.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            prepare(&root, &path, &recipe, &chunker, &analyzer)
+        })
+        .await
+        .map_err(KnowledgeError::from)?
+        .map_err(FileError::Unreadable)?;
 
         let dense = match &self.embedder {
             None => None,
@@ -293,13 +296,13 @@ impl From<super::index::IndexError> for FileError {
 }
 
 /// Every knowledge file's source name and content hash (or why it cannot be read).
-fn hash_files(root: &Path) -> BTreeMap<String, Result<String, String>> {
+fn hash_files(root: &Path, recipe: &str) -> BTreeMap<String, Result<String, String>> {
     load::knowledge_files(root)
         .into_iter()
         .map(|path| {
-            let source = source_name(root, &path);
-            let hash =
-                file_hash(&path).map_err(|err| format!("{source}: cannot read the file: {err}"));
+            let source = load::relative_source(root, &path);
+            let hash = file_hash(&path, recipe)
+                .map_err(|err| format!("{source}: cannot read the file: {err}"));
             (source, hash)
         })
         .collect()
@@ -309,13 +312,15 @@ fn hash_files(root: &Path) -> BTreeMap<String, Result<String, String>> {
 fn prepare(
     root: &Path,
     path: &Path,
+    recipe: &str,
     chunker: &Chunker,
     analyzer: &Analyzer,
 ) -> Result<Vec<(Chunk, super::SparseVector)>, String> {
     let mut document: SourceDocument =
         load::load_file(root, path).map_err(|err| err.to_string())?;
     // The hash compared on the next run is the one computed the same way here.
-    document.file_hash = file_hash(path).map_err(|err| format!("{}: {err}", document.source))?;
+    document.file_hash =
+        file_hash(path, recipe).map_err(|err| format!("{}: {err}", document.source))?;
     let chunks = chunker.chunk(&document);
     if chunks.is_empty() {
         return Err(format!(
@@ -332,23 +337,12 @@ fn prepare(
         .collect())
 }
 
-/// The file's path relative to the knowledge folder, with `/` on every platform.
-pub fn source_name(root: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Content hash of a file and of its `.meta.yaml` sidecar, if any: editing either one
-/// re-ingests the file.
-pub fn file_hash(path: &Path) -> std::io::Result<String> {
+/// Content hash of a file, of its `.meta.yaml` sidecar if any, and of the `recipe` that
+/// turns files into indexed chunks: editing either file, or changing the chunk size, the
+/// analysis or the embedding model, re-ingests the file.
+pub fn file_hash(path: &Path, recipe: &str) -> std::io::Result<String> {
     let mut bytes = std::fs::read(path)?;
-    let mut sidecar = path.as_os_str().to_owned();
-    sidecar.push(".meta.yaml");
-    match std::fs::read(&sidecar) {
+    match std::fs::read(load::sidecar_path(path)) {
         Ok(meta) => {
             bytes.push(0);
             bytes.extend_from_slice(&meta);
@@ -356,6 +350,8 @@ pub fn file_hash(path: &Path) -> std::io::Result<String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err),
     }
+    bytes.push(0);
+    bytes.extend_from_slice(recipe.as_bytes());
     Ok(super::document::content_hash(&bytes))
 }
 

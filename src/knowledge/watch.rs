@@ -5,12 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify::RecursiveMode;
-use notify_debouncer_full::new_debouncer;
 use tokio_util::sync::CancellationToken;
 
 use super::base::KnowledgeBase;
 use super::ingest::{FileOutcome, FileReport, IngestProgress};
+use crate::fswatch::FolderChanges;
 
 /// Logs what each ingest changed.
 pub struct LogProgress;
@@ -29,40 +28,20 @@ impl IngestProgress for LogProgress {
 
 /// Ingests once now, then again whenever the folder changes, until `token` is cancelled.
 pub async fn watch(base: Arc<KnowledgeBase>, token: CancellationToken) {
-    let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
-    let debouncer = new_debouncer(
-        Duration::from_millis(500),
-        None,
-        move |result: notify_debouncer_full::DebounceEventResult| {
-            if let Ok(events) = result
-                && events.iter().any(|e| !e.kind.is_access())
-            {
-                // A full channel already means "ingest pending".
-                let _ = changed_tx.try_send(());
-            }
-        },
-    );
-    let mut debouncer = match debouncer {
-        Ok(debouncer) => Some(debouncer),
+    // Watch before the first ingest, so an edit made during it is not missed.
+    let changes = FolderChanges::watch(base.root(), true, Duration::from_millis(500));
+    ingest_logged(&base).await;
+    let mut changes = match changes {
+        Ok(changes) => changes,
         Err(err) => {
-            tracing::error!(cause = %err, "cannot watch the knowledge folder; run `showroom kb ingest` after edits");
-            None
+            tracing::error!(cause = %err, dir = %base.root().display(), "cannot watch the knowledge folder; use POST /admin/api/knowledge/ingest or `showroom kb ingest` after edits");
+            return;
         }
     };
-    if let Some(watcher) = debouncer.as_mut()
-        && let Err(err) = watcher.watch(base.root(), RecursiveMode::Recursive)
-    {
-        tracing::error!(cause = %err, dir = %base.root().display(), "cannot watch the knowledge folder; run `showroom kb ingest` after edits");
-        debouncer = None;
-    }
-    ingest_logged(&base).await;
-    if debouncer.is_none() {
-        return;
-    }
     loop {
         tokio::select! {
             () = token.cancelled() => break,
-            Some(()) = changed.recv() => ingest_logged(&base).await,
+            Some(()) = changes.next() => ingest_logged(&base).await,
         }
     }
 }

@@ -71,8 +71,15 @@ fn ingest_is_incremental_and_a_broken_file_is_reported_not_fatal() {
     let data = root.path().join("data");
     let knowledge = small_knowledge(root.path());
 
+    // A PDF ficha técnica with its `.meta.yaml` sidecar.
+    for file in ["kia-picanto-ficha.pdf", "kia-picanto-ficha.pdf.meta.yaml"] {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge");
+        std::fs::copy(fixture.join(file), knowledge.join("specs").join(file)).expect("copy");
+    }
+
     let first = stdout(&kb(&data, &knowledge, &["ingest"]));
     for source in [
+        "specs/kia-picanto-ficha.pdf",
         "specs/volkswagen-tiguan.md",
         "specs/kia-sportage.md",
         "specs/renault-duster-versiones.csv",
@@ -80,12 +87,25 @@ fn ingest_is_incremental_and_a_broken_file_is_reported_not_fatal() {
     ] {
         assert!(line_for(&first, source).starts_with("added"), "{first}");
     }
-    assert!(first.contains("4 files: 4 added"), "{first}");
+    assert!(first.contains("5 files: 5 added"), "{first}");
+    let hits = search_json(&data, &knowledge, "tanque del picanto");
+    assert_eq!(hits[0]["source"], "specs/kia-picanto-ficha.pdf", "{hits:?}");
+    assert_eq!(hits[0]["section"], "página 2", "{hits:?}");
 
     let second = stdout(&kb(&data, &knowledge, &["ingest"]));
     assert!(
-        second.contains("4 files: 0 added, 0 updated, 4 unchanged"),
+        second.contains("5 files: 0 added, 0 updated, 5 unchanged"),
         "{second}"
+    );
+
+    // Editing only the sidecar re-reads the PDF.
+    let sidecar = knowledge.join("specs/kia-picanto-ficha.pdf.meta.yaml");
+    let meta = std::fs::read_to_string(&sidecar).expect("read") + "url: https://www.kia.com/co/\n";
+    std::fs::write(&sidecar, meta).expect("write");
+    let after_sidecar = stdout(&kb(&data, &knowledge, &["ingest"]));
+    assert!(
+        line_for(&after_sidecar, "specs/kia-picanto-ficha.pdf").starts_with("updated"),
+        "{after_sidecar}"
     );
 
     // An edit, a removal and a file with broken front matter, in one run.

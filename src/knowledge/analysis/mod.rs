@@ -24,9 +24,6 @@ mod terms;
 mod typo;
 pub mod vocabulary;
 
-#[cfg(test)]
-mod recall_tests;
-
 use std::sync::Arc;
 
 use crate::knowledge::SparseVector;
