@@ -7,13 +7,14 @@
 //! in both the open and the restricted lists, so they rise; the open lists keep FAQ and
 //! policy answers ("¿qué cubre la garantía del Tiguan?") in reach.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use super::analysis::{Analyzer, term_id};
 use super::base::{KnowledgeBase, KnowledgeError};
 use super::index::{ScoredChunk, SearchFilter};
-use super::{Chunk, ChunkId};
+use super::{Chunk, ChunkId, SparseVector};
 
 /// The `k` of reciprocal-rank fusion: 60 is the value of the original paper and
 /// Qdrant's; it keeps one list's top result from drowning the others.
@@ -95,8 +96,23 @@ impl KnowledgeBase {
             let all = self.index.search_sparse(&sparse, &everything, CANDIDATES);
             lists.push((SPARSE_WEIGHT, all.await?));
             if !named.is_empty() {
-                let only = self.index.search_sparse(&sparse, &named, CANDIDATES);
-                lists.push((SPARSE_WEIGHT * named_weight, only.await?));
+                // Within one model's documents its name says nothing; rank them by the
+                // rest of the question ("gasta" finds Consumo, not the Resumen that
+                // repeats "Sportage").
+                let names = mentions.models.iter().chain(&mentions.brands);
+                let mut rest = without_terms(&sparse, &state.analyzer, names);
+                if rest.is_empty() {
+                    rest = sparse.clone();
+                }
+                let mut only = self.index.search_sparse(&rest, &named, CANDIDATES).await?;
+                if only.is_empty() && rest != sparse {
+                    // Nothing else in the question matched: the name alone still ranks.
+                    only = self
+                        .index
+                        .search_sparse(&sparse, &named, CANDIDATES)
+                        .await?;
+                }
+                lists.push((SPARSE_WEIGHT * named_weight, only));
             }
         }
         if options.dense
@@ -122,6 +138,26 @@ impl KnowledgeBase {
         metrics::histogram!("showroom_knowledge_search_seconds").record(started.elapsed());
         Ok(hits)
     }
+}
+
+/// `query` without the index terms of `names` (model ids like `corolla_cross`, brands).
+fn without_terms<'a>(
+    query: &SparseVector,
+    analyzer: &Analyzer,
+    names: impl Iterator<Item = &'a String>,
+) -> SparseVector {
+    let drop: HashSet<u32> = names
+        .flat_map(|name| analyzer.document_terms(&name.replace('_', " ")))
+        .map(|term| term_id(&term))
+        .collect();
+    SparseVector::from_pairs(
+        query
+            .indices
+            .iter()
+            .zip(&query.values)
+            .filter(|(id, _)| !drop.contains(id))
+            .map(|(id, weight)| (*id, *weight)),
+    )
 }
 
 /// Weighted reciprocal-rank fusion of ranked lists into the best `k` hits: each list
