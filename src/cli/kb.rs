@@ -139,10 +139,9 @@ fn summary(report: &IngestReport, backend: &str) -> String {
     );
     if failed > 0 {
         line.push_str(&format!(
-            "\n{failed} file{} could not be read and kept {} previous version; fix {} and run `showroom kb ingest` again",
+            "\n{failed} file{} could not be read; a version indexed before stays searchable until {} fixed (see above), then run `showroom kb ingest` again",
             plural(failed),
-            if failed == 1 { "its" } else { "their" },
-            if failed == 1 { "it" } else { "them" },
+            if failed == 1 { "it is" } else { "they are" },
         ));
     }
     line
