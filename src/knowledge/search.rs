@@ -20,7 +20,7 @@ use super::{Chunk, ChunkId, SparseVector};
 /// Qdrant's; it keeps one list's top result from drowning the others.
 const RRF_K: f32 = 60.0;
 /// How deep each list goes before fusion.
-const CANDIDATES: usize = 50;
+const CANDIDATES: usize = 30;
 /// List weights, tuned on `knowledge/eval.yaml` (see docs/BENCHMARKS.md). Word matching
 /// is the sharper signal on spec sheets full of figures and model names, so the dense
 /// list counts half: it brings paraphrases word matching misses without outvoting it.
@@ -91,11 +91,14 @@ impl KnowledgeBase {
             MODEL_WEIGHT
         };
 
+        // The open and the restricted search of each kind run at once: both go to the
+        // blocking pool, so on two cores a named-model question costs one search's time.
         let mut lists: Vec<(f32, Vec<ScoredChunk>)> = Vec::with_capacity(4);
         if !sparse.is_empty() {
-            let all = self.index.search_sparse(&sparse, &everything, CANDIDATES);
-            lists.push((SPARSE_WEIGHT, all.await?));
-            if !named.is_empty() {
+            if named.is_empty() {
+                let all = self.index.search_sparse(&sparse, &everything, CANDIDATES);
+                lists.push((SPARSE_WEIGHT, all.await?));
+            } else {
                 // Within one model's documents its name says nothing; rank them by the
                 // rest of the question ("gasta" finds Consumo, not the Resumen that
                 // repeats "Sportage").
@@ -104,7 +107,11 @@ impl KnowledgeBase {
                 if rest.is_empty() {
                     rest = sparse.clone();
                 }
-                let mut only = self.index.search_sparse(&rest, &named, CANDIDATES).await?;
+                let (all, only) = tokio::join!(
+                    self.index.search_sparse(&sparse, &everything, CANDIDATES),
+                    self.index.search_sparse(&rest, &named, CANDIDATES),
+                );
+                let mut only = only?;
                 if only.is_empty() && rest != sparse {
                     // Nothing else in the question matched: the name alone still ranks.
                     only = self
@@ -112,6 +119,7 @@ impl KnowledgeBase {
                         .search_sparse(&sparse, &named, CANDIDATES)
                         .await?;
                 }
+                lists.push((SPARSE_WEIGHT, all?));
                 lists.push((SPARSE_WEIGHT * named_weight, only));
             }
         }
@@ -119,13 +127,17 @@ impl KnowledgeBase {
             && let Some(embedder) = &self.embedder
         {
             match embedder.embed_query(question).await {
-                Ok(vector) => {
+                Ok(vector) if named.is_empty() => {
                     let all = self.index.search_dense(&vector, &everything, CANDIDATES);
                     lists.push((DENSE_WEIGHT, all.await?));
-                    if !named.is_empty() {
-                        let only = self.index.search_dense(&vector, &named, CANDIDATES);
-                        lists.push((DENSE_WEIGHT * named_weight, only.await?));
-                    }
+                }
+                Ok(vector) => {
+                    let (all, only) = tokio::join!(
+                        self.index.search_dense(&vector, &everything, CANDIDATES),
+                        self.index.search_dense(&vector, &named, CANDIDATES),
+                    );
+                    lists.push((DENSE_WEIGHT, all?));
+                    lists.push((DENSE_WEIGHT * named_weight, only?));
                 }
                 // Sparse results still answer; a down embeddings server must not stop them.
                 Err(err) => {
