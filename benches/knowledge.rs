@@ -3,7 +3,7 @@
 //! server). Criterion reports means; the target is a p99, so this harness times every
 //! query itself and prints percentiles.
 //!
-//! The corpus is the shipped spec sheets copied under invented model names (each copy
+//! The corpus is the shipped spec sheets copied under 50 invented model ids (each copy
 //! with its own part numbers, so the vocabulary grows like a real catalogue's), cut by
 //! the real chunker and indexed by the real ingest. Queries are `knowledge/eval.yaml`.
 //!
@@ -19,6 +19,8 @@ use showroom::knowledge::ingest::Quiet;
 use showroom::knowledge::{KnowledgeBase, SearchOptions};
 
 const QUERY_ROUNDS: usize = 20;
+/// Distinct model ids in the synthetic corpus.
+const MODELS: usize = 50;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,7 +51,8 @@ fn synthetic_knowledge(dir: &Path, target: usize, chunks_per_copy: usize) -> usi
     };
     for copy in 0..copies {
         let (name, text) = &specs[copy % specs.len()];
-        let mut body = text.replace("model: ", &format!("model: m{copy}_"));
+        // A dealer group's catalogue: about 50 models, each with many documents.
+        let mut body = text.replace("model: ", &format!("model: m{}_", copy % MODELS));
         body.push_str("\n\n## Repuestos\n\nReferencias de repuestos de esta versión:");
         for _ in 0..12 {
             body.push_str(&format!(" rp{:x}", next() % 0xff_ffff));

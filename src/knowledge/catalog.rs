@@ -167,15 +167,19 @@ fn word_matches(word: &str, name: &str) -> bool {
     if word == name {
         return true;
     }
-    // Plurals ("las tiguan", "los trackers") and one typo in longer names.
+    // Plurals ("las tiguan", "los trackers") and one typo in longer names. Cheap checks
+    // first: this runs for every word of every question against every model name.
     let len = name.chars().count();
-    if len >= 5 {
-        if word.strip_suffix('s') == Some(name) {
-            return true;
-        }
-        return strsim::damerau_levenshtein(word, name) <= 1;
+    if len < 5 {
+        return false;
     }
-    false
+    if word.strip_suffix('s') == Some(name) {
+        return true;
+    }
+    // One edit changes the length by at most one; people rarely mistype the first letter.
+    word.chars().count().abs_diff(len) <= 1
+        && word.chars().next() == name.chars().next()
+        && strsim::damerau_levenshtein(word, name) <= 1
 }
 
 #[cfg(test)]
