@@ -244,11 +244,7 @@ impl KnowledgeBase {
                 sparse,
             });
         }
-        // Old chunks go first: ids of unchanged passages are reused by the upsert.
-        self.index.delete_sources(&[source.to_owned()]).await?;
-        for batch in chunks_of(points, 256) {
-            self.index.upsert(batch).await?;
-        }
+        self.index.replace_source(source, points).await?;
         Ok(count)
     }
 
@@ -353,13 +349,4 @@ pub fn file_hash(path: &Path, recipe: &str) -> std::io::Result<String> {
     bytes.push(0);
     bytes.extend_from_slice(recipe.as_bytes());
     Ok(super::document::content_hash(&bytes))
-}
-
-fn chunks_of<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut batches = Vec::new();
-    let mut iter = items.into_iter().peekable();
-    while iter.peek().is_some() {
-        batches.push(iter.by_ref().take(size).collect());
-    }
-    batches
 }

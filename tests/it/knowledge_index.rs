@@ -107,6 +107,7 @@ async fn suite(backend: &dyn Backend) {
     filters_restrict_by_model_and_brand(&*backend.open("filters", SPARSE_ONLY).await).await;
     delete_sources_removes_only_those_files(&*backend.open("delete", SPARSE_ONLY).await).await;
     upsert_of_the_same_id_replaces(&*backend.open("replace", SPARSE_ONLY).await).await;
+    replace_source_swaps_one_file(&*backend.open("swap", SPARSE_ONLY).await).await;
     dense_search_finds_nearest_by_cosine(&*backend.open("dense", DENSE_4).await).await;
     sparse_only_index_refuses_dense_vectors(&*backend.open("sparse_only", SPARSE_ONLY).await).await;
     chunks_and_files_page_through_everything(&*backend.open("paging", SPARSE_ONLY).await).await;
@@ -349,6 +350,47 @@ async fn delete_sources_removes_only_those_files(index: &dyn VectorIndex) {
     // Deleting nothing is not an error and changes nothing.
     index.delete_sources(&[]).await.unwrap();
     assert_eq!(index.count().await.unwrap(), 2);
+}
+
+async fn replace_source_swaps_one_file(index: &dyn VectorIndex) {
+    let mut chunks = Vec::new();
+    for source in ["a.md", "b.md"] {
+        for ordinal in 0..3 {
+            chunks.push(sparse(
+                chunk(
+                    source,
+                    ordinal,
+                    &format!("{source} v1 {ordinal}"),
+                    None,
+                    None,
+                ),
+                &[(SHARED, 1.0)],
+            ));
+        }
+    }
+    index.upsert(chunks).await.unwrap();
+    // a.md shrinks from three chunks to one with new text and a new hash.
+    let mut edited = chunk("a.md", 0, "a.md v2", None, None);
+    edited.file_hash = "hash-a.md-v2".to_owned();
+    index
+        .replace_source("a.md", vec![sparse(edited, &[(RARE, 1.0)])])
+        .await
+        .unwrap();
+    let files = index.files().await.unwrap();
+    assert_eq!(files["a.md"].chunks, 1);
+    assert_eq!(files["a.md"].file_hash, "hash-a.md-v2");
+    assert_eq!(files["b.md"].chunks, 3, "the other file is untouched");
+    let hits = index
+        .search_sparse(&words(&[(SHARED, 1.0)]), &SearchFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(sources_of(&hits), ["b.md", "b.md", "b.md"]);
+    let hits = index
+        .search_sparse(&words(&[(RARE, 1.0)]), &SearchFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].chunk.text, "a.md v2");
 }
 
 async fn upsert_of_the_same_id_replaces(index: &dyn VectorIndex) {

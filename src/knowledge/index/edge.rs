@@ -110,6 +110,17 @@ impl EmbeddedIndex {
         .await
     }
 
+    /// Checks dense sizes and turns chunks into Qdrant points.
+    fn points(&self, chunks: Vec<IndexedChunk>) -> Result<Vec<PointStructPersisted>, IndexError> {
+        for chunk in &chunks {
+            if let Some(dense) = &chunk.dense {
+                let expected = self.dense_dimensions("store dense vectors")?;
+                check_dimensions(expected, dense.len())?;
+            }
+        }
+        chunks.into_iter().map(point).collect()
+    }
+
     /// Runs `work` on the blocking pool with the shard.
     async fn run<T: Send + 'static>(
         &self,
@@ -130,6 +141,19 @@ impl EmbeddedIndex {
             .dense_dimensions
             .ok_or_else(|| no_dense_vectors(operation))
     }
+}
+
+/// Upserts in batches of [`UPSERT_BATCH`] points, keeping each log record small.
+fn upsert_batches(points: Vec<PointStructPersisted>) -> Vec<UpdateOperation> {
+    let mut updates = Vec::with_capacity(points.len().div_ceil(UPSERT_BATCH));
+    let mut points = points.into_iter().peekable();
+    while points.peek().is_some() {
+        let batch: Vec<_> = points.by_ref().take(UPSERT_BATCH).collect();
+        updates.push(UpdateOperation::PointOperation(
+            PointOperations::UpsertPoints(PointInsertOperations::PointsList(batch)),
+        ));
+    }
+    updates
 }
 
 impl Shard {
@@ -241,30 +265,30 @@ impl VectorIndex for EmbeddedIndex {
         .await
     }
 
+    async fn replace_source(
+        &self,
+        source: &str,
+        chunks: Vec<IndexedChunk>,
+    ) -> Result<(), IndexError> {
+        let points = self.points(chunks)?;
+        let filter = must([match_any(payload::SOURCE, &[source.to_owned()])]);
+        self.run("replace a file in the index", move |shard| {
+            let mut updates = vec![UpdateOperation::PointOperation(
+                PointOperations::DeletePointsByFilter(filter),
+            )];
+            updates.extend(upsert_batches(points));
+            shard.write("replace a file in the index", updates)
+        })
+        .await
+    }
+
     async fn upsert(&self, chunks: Vec<IndexedChunk>) -> Result<(), IndexError> {
         if chunks.is_empty() {
             return Ok(());
         }
-        for chunk in &chunks {
-            if let Some(dense) = &chunk.dense {
-                let expected = self.dense_dimensions("store dense vectors")?;
-                check_dimensions(expected, dense.len())?;
-            }
-        }
-        let mut points = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            points.push(point(chunk)?);
-        }
+        let points = self.points(chunks)?;
         self.run("store chunks", move |shard| {
-            let mut updates = Vec::with_capacity(points.len().div_ceil(UPSERT_BATCH));
-            let mut points = points.into_iter().peekable();
-            while points.peek().is_some() {
-                let batch: Vec<_> = points.by_ref().take(UPSERT_BATCH).collect();
-                updates.push(UpdateOperation::PointOperation(
-                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(batch)),
-                ));
-            }
-            shard.write("store chunks", updates)
+            shard.write("store chunks", upsert_batches(points))
         })
         .await
     }

@@ -106,6 +106,17 @@ pub trait VectorIndex: Send + Sync {
     /// Removes every chunk of these sources.
     async fn delete_sources(&self, sources: &[String]) -> Result<(), IndexError>;
 
+    /// Replaces every chunk of `source` with `chunks`. The embedded index does both in
+    /// one write (one flush, and a crash keeps either the old file or the new one).
+    async fn replace_source(
+        &self,
+        source: &str,
+        chunks: Vec<IndexedChunk>,
+    ) -> Result<(), IndexError> {
+        self.delete_sources(&[source.to_owned()]).await?;
+        self.upsert(chunks).await
+    }
+
     /// Best chunks by sparse dot product (with IDF applied by the index).
     async fn search_sparse(
         &self,
