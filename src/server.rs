@@ -35,8 +35,6 @@ pub struct Services {
     pub store: Store,
     pub engine: Arc<Engine>,
     pub flows: Arc<FlowRegistry>,
-    /// The knowledge index; `None` when the knowledge folder does not exist.
-    pub knowledge: Option<Arc<KnowledgeBase>>,
 }
 
 /// The option lists flows may use, and everything `flows check` needs to know: actions,
@@ -142,16 +140,16 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
             resume_prompt: config.bot.resume_prompt.clone(),
         },
     );
-    let knowledge = open_knowledge(config).await?;
     Ok(Services {
         store,
         engine: Arc::new(engine),
         flows,
-        knowledge,
     })
 }
 
 /// Opens the knowledge index (not ingesting yet: `run` does that in the background).
+/// Only `serve` opens it: the embedded index belongs to one process, and `showroom chat`
+/// must keep working beside a running server.
 async fn open_knowledge(config: &Config) -> anyhow::Result<Option<Arc<KnowledgeBase>>> {
     if !config.knowledge_dir.is_dir() {
         tracing::warn!(
@@ -176,8 +174,8 @@ pub async fn run(
         store,
         engine,
         flows,
-        knowledge,
     } = open(&config).await?;
+    let knowledge = open_knowledge(&config).await?;
     let recovered = engine
         .recover()
         .await

@@ -52,7 +52,7 @@ pub async fn ingest_logged(base: &KnowledgeBase) {
             files = report.files.len(),
             chunks = report.chunks,
             failed = report.failed(),
-            seconds = report.elapsed.as_secs_f64(),
+            millis = report.elapsed.as_millis() as u64,
             "knowledge ingested"
         ),
         Ok(_) => tracing::debug!("knowledge unchanged"),
