@@ -80,6 +80,9 @@ pub struct KnowledgeBase {
     pub(crate) status: RwLock<KnowledgeStatus>,
     /// One ingest at a time (the watcher and `POST` reloads may overlap).
     pub(crate) ingest_lock: tokio::sync::Mutex<()>,
+    /// Hash of `synonyms.yaml` when it was last read ("" when absent), so an edit of
+    /// that file alone is noticed.
+    pub(crate) synonyms_seen: std::sync::Mutex<String>,
 }
 
 impl KnowledgeBase {
@@ -132,6 +135,7 @@ impl KnowledgeBase {
                 ..KnowledgeStatus::default()
             }),
             ingest_lock: tokio::sync::Mutex::new(()),
+            synonyms_seen: std::sync::Mutex::new(String::new()),
         };
         base.refresh_query_state().await?;
         Ok(base)
@@ -178,8 +182,7 @@ impl KnowledgeBase {
     /// folder and the index. The vocabulary is cached on disk, keyed by the indexed files.
     pub(crate) async fn refresh_query_state(&self) -> Result<(), KnowledgeError> {
         let files = self.index.files().await?;
-        let synonyms = self.load_synonyms();
-        let analyzer = Analyzer::new(synonyms);
+        let analyzer = Analyzer::new(self.current_synonyms());
         let fingerprint = files_fingerprint(&files);
         let vocabulary_path = self.cache_dir.join("vocabulary.json");
         let chunks = self.index.chunks().await?;
@@ -226,35 +229,74 @@ impl KnowledgeBase {
         Ok(())
     }
 
-    /// `knowledge/synonyms.yaml`, or none. A broken file is reported in the status and
-    /// ignored, so a bad edit never stops answers.
-    fn load_synonyms(&self) -> Synonyms {
+    /// True when `synonyms.yaml` changed since it was last read.
+    pub(crate) fn synonyms_changed(&self) -> bool {
+        let seen = self
+            .synonyms_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *seen != self.synonyms_file_hash()
+    }
+
+    /// Applies an edited `synonyms.yaml` to questions; the index needs nothing, since
+    /// synonyms only widen questions.
+    pub(crate) fn reload_synonyms(&self) {
+        let current = self.query_state();
+        let state = QueryState {
+            analyzer: Analyzer::new(self.current_synonyms()),
+            vocabulary: current.vocabulary.clone(),
+            catalog: current.catalog.clone(),
+        };
+        *self
+            .state
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(state);
+        tracing::info!("synonyms reloaded");
+    }
+
+    fn synonyms_file_hash(&self) -> String {
+        std::fs::read(self.root.join(SYNONYMS_FILE))
+            .map(|bytes| super::document::content_hash(&bytes))
+            .unwrap_or_default()
+    }
+
+    /// `knowledge/synonyms.yaml`, or none when there is no such file. A broken file is
+    /// reported in the status and the synonyms in use stay, so a bad edit never takes
+    /// answers away.
+    fn current_synonyms(&self) -> Synonyms {
+        *self
+            .synonyms_seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = self.synonyms_file_hash();
         let path = self.root.join(SYNONYMS_FILE);
         if !path.exists() {
+            self.set_synonyms_problem(None);
             return Synonyms::default();
         }
         match Synonyms::load(&path) {
             Ok(synonyms) => {
-                self.status
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .problems
-                    .retain(|p| p.source != SYNONYMS_FILE);
+                self.set_synonyms_problem(None);
                 synonyms
             }
             Err(err) => {
-                tracing::warn!(error = %err, "synonyms ignored until the file is fixed");
-                let mut status = self
-                    .status
-                    .write()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                status.problems.retain(|p| p.source != SYNONYMS_FILE);
-                status.problems.push(FileProblem {
-                    source: SYNONYMS_FILE.to_owned(),
-                    error: err.to_string(),
-                });
-                Synonyms::default()
+                tracing::warn!(error = %err, "synonyms.yaml has a problem; the synonyms in use stay until it is fixed");
+                self.set_synonyms_problem(Some(err.to_string()));
+                self.query_state().analyzer.synonyms().clone()
             }
+        }
+    }
+
+    fn set_synonyms_problem(&self, error: Option<String>) {
+        let mut status = self
+            .status
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        status.problems.retain(|p| p.source != SYNONYMS_FILE);
+        if let Some(error) = error {
+            status.problems.push(FileProblem {
+                source: SYNONYMS_FILE.to_owned(),
+                error,
+            });
         }
     }
 }

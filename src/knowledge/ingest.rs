@@ -185,6 +185,8 @@ impl KnowledgeBase {
         }
         if report.changed() {
             self.refresh_query_state().await?;
+        } else if self.synonyms_changed() {
+            self.reload_synonyms();
         }
         report.chunks = self.index.count().await?;
         report.elapsed = started.elapsed();

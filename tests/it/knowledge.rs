@@ -308,6 +308,21 @@ async fn serve_reingests_when_a_knowledge_file_changes() {
     .await;
     assert!(gone.is_some(), "the removed file is still found");
 
+    // An edit of synonyms.yaml alone applies to the next questions.
+    let synonyms = knowledge.join("synonyms.yaml");
+    let extended = std::fs::read_to_string(&synonyms).expect("read") + "\n- [qwzrtx, garantía]\n";
+    std::fs::write(&synonyms, extended).expect("write");
+    let found = wait_for(|| async {
+        let body: Value = search("qwzrtx").await.ok()?.json().await.ok()?;
+        top_source(&body).filter(|s| s == "faq/garantia.md")
+    })
+    .await;
+    assert_eq!(
+        found.as_deref(),
+        Some("faq/garantia.md"),
+        "the new synonym was not applied"
+    );
+
     // The status is updated when that ingest finishes, just after the search changed.
     let status = wait_for(|| async {
         let status: Value = client
