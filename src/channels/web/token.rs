@@ -2,9 +2,9 @@
 //! credential for their web conversation, so only its SHA-256 is stored (as the channel
 //! identity); a leaked database does not let anyone resume someone else's chat.
 
+use crate::knowledge::document::content_hash;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 use crate::engine::{ChannelIdentity, ChannelKind};
 
@@ -36,9 +36,7 @@ impl SessionToken {
 
     /// The identity stored for this token: the hex SHA-256 of the token.
     pub fn identity(&self) -> ChannelIdentity {
-        let digest = Sha256::digest(self.0.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        ChannelIdentity::new(ChannelKind::Web, hex)
+        ChannelIdentity::new(ChannelKind::Web, content_hash(self.0.as_bytes()))
     }
 }
 
