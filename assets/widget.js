@@ -679,26 +679,35 @@ button { cursor: pointer; -webkit-tap-highlight-color: transparent; }
     const id = str(f.id) || localId('m');
     const text = str(f.text);
     const buttons = cleanButtons(f.buttons);
+    const sources = cleanSources(f.sources);
     hideTyping();
     const existing = views.get(id);
     if (existing) {
       const item = existing.item;
       if (item.k !== 'bot' || item.done) return; // re-sent on resume: already shown
       // A message we only had partially (streaming interrupted): take the full text.
-      withScroll(false, () => {
-        item.text = text;
-        item.buttons = buttons;
-        item.done = true;
-        existing.textNode.data = text;
-        existing.node.removeAttribute('aria-busy');
-        refreshQuickReplies();
-      });
-      setBusy();
-      saveSoon();
+      finishStreamed(existing, text, buttons, sources);
       return;
     }
-    addItem({ k: 'bot', id, text, buttons, sources: [], done: true, used: false }, false);
+    addItem({ k: 'bot', id, text, buttons, sources, done: true, used: false }, false);
     markUnread();
+  }
+
+  // A streamed answer is complete: the committed text replaces the pieces (the server's
+  // grounding check may have replaced an answer it could not verify).
+  function finishStreamed(view, text, buttons, sources) {
+    withScroll(false, () => {
+      view.item.text = text;
+      view.item.buttons = buttons;
+      view.item.sources = sources;
+      view.item.done = true;
+      view.textNode.data = text;
+      view.node.removeAttribute('aria-busy');
+      renderSources(view);
+      refreshQuickReplies();
+    });
+    setBusy();
+    saveSoon();
   }
 
   function onDelta(f) {
@@ -725,14 +734,8 @@ button { cursor: pointer; -webkit-tap-highlight-color: transparent; }
     const id = str(f.id);
     const view = id && views.get(id);
     if (!view || view.item.k !== 'bot' || view.item.done) return;
-    withScroll(false, () => {
-      view.item.done = true;
-      view.item.sources = cleanSources(f.sources);
-      view.node.removeAttribute('aria-busy');
-      renderSources(view);
-    });
-    setBusy();
-    saveSoon();
+    const text = typeof f.text === 'string' ? f.text : view.item.text;
+    finishStreamed(view, text, cleanButtons(f.buttons), cleanSources(f.sources));
   }
 
   function onError(f) {

@@ -72,6 +72,7 @@ async fn send(router: &FlowRouter, state: &mut Value, input: Input) -> usize {
         language: Language::Es,
         state,
         replies: Vec::new(),
+        stream: None,
     };
     router.route(&mut turn).await.expect("routed");
     turn.replies.len()

@@ -71,6 +71,7 @@ pub struct RawSettings {
     pub booking: RawBooking,
     pub outreach: RawOutreach,
     pub knowledge: crate::knowledge::RawKnowledge,
+    pub assistant: crate::assistant::RawAssistant,
 }
 
 impl Default for RawSettings {
@@ -94,6 +95,7 @@ impl Default for RawSettings {
             booking: RawBooking::default(),
             outreach: RawOutreach::default(),
             knowledge: crate::knowledge::RawKnowledge::default(),
+            assistant: crate::assistant::RawAssistant::default(),
         }
     }
 }
@@ -682,6 +684,7 @@ pub struct Config {
     pub calendar: Calendar,
     pub outreach: OutreachConfig,
     pub knowledge: crate::knowledge::KnowledgeConfig,
+    pub assistant: crate::assistant::AssistantConfig,
     pub secrets: Secrets,
 }
 
@@ -760,6 +763,8 @@ pub struct Secrets {
     pub api_token: Option<String>,
     /// Qdrant server and embeddings server, when set.
     pub knowledge: crate::knowledge::KnowledgeEnv,
+    /// The chat LLM's server, key and model, when set.
+    pub llm: crate::assistant::LlmEnv,
 }
 
 impl fmt::Debug for Secrets {
@@ -769,6 +774,7 @@ impl fmt::Debug for Secrets {
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
             .field("knowledge", &self.knowledge)
+            .field("llm", &self.llm)
             .finish()
     }
 }
@@ -779,6 +785,7 @@ impl Secrets {
             admin_token: token_from_env("ADMIN_TOKEN")?,
             api_token: token_from_env("SHOWROOM_API_TOKEN")?,
             knowledge: crate::knowledge::KnowledgeEnv::from_env(),
+            llm: crate::assistant::LlmEnv::from_env(),
         })
     }
 }
@@ -1031,6 +1038,8 @@ impl Config {
             &raw.data_dir,
             &secrets.knowledge,
         )?;
+        let assistant =
+            crate::assistant::AssistantConfig::from_settings(&raw.assistant, &secrets.llm)?;
 
         Ok(Self {
             listen,
@@ -1058,6 +1067,7 @@ impl Config {
             calendar,
             outreach,
             knowledge,
+            assistant,
             secrets,
         })
     }

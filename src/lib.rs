@@ -23,6 +23,7 @@
 //! - [`server`]: wiring and graceful shutdown.
 
 pub mod admin;
+pub mod assistant;
 pub mod booking;
 pub mod channels;
 pub mod cli;

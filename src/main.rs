@@ -40,6 +40,23 @@ enum Command {
     /// Index and search the knowledge folder (spec sheets, FAQ, policies).
     #[command(subcommand)]
     Kb(KbCommand),
+    /// Ask the assistant one question; prints the answer and its sources. With --eval,
+    /// measures how often answers contain the expected fact.
+    Ask {
+        /// The question, as a customer would write it.
+        #[arg(required_unless_present = "eval")]
+        question: Option<String>,
+        /// A YAML file of questions with the fact each answer must contain (for example
+        /// knowledge/eval.yaml).
+        #[arg(long, value_name = "FILE", conflicts_with = "question")]
+        eval: Option<PathBuf>,
+        /// The conversation's language when the question's own is unclear: es or en.
+        #[arg(long, default_value = "es")]
+        lang: String,
+        /// Print the answer as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +188,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.log.format = LogFormat::Human;
             showroom::telemetry::init_logging(&config.log);
             showroom::cli::kb(&config, command.into()).await
+        }
+        Command::Ask {
+            question,
+            eval,
+            lang,
+            json,
+        } => {
+            config.log.level = "warn".into();
+            config.log.format = LogFormat::Human;
+            showroom::telemetry::init_logging(&config.log);
+            let language = showroom::engine::Language::parse(&lang).ok_or_else(|| {
+                anyhow::anyhow!("--lang {lang:?} is not a language the bot speaks; use es or en")
+            })?;
+            let command = match (question, eval) {
+                (_, Some(file)) => showroom::cli::AskCommand::Eval { file, json },
+                (Some(question), None) => showroom::cli::AskCommand::Question {
+                    question,
+                    language,
+                    json,
+                },
+                (None, None) => anyhow::bail!("give a question, or --eval FILE"),
+            };
+            showroom::cli::ask(&config, command).await
         }
         Command::Chat { user } => {
             // Keep the terminal for the conversation: only warnings and errors are logged.

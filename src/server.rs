@@ -13,6 +13,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::assistant::intent::IntentRules;
+use crate::assistant::llm::{ChatModel, LlmClient};
+use crate::assistant::prompts::PromptRegistry;
+use crate::assistant::{Assistant, Persona};
 use crate::booking::actions::{BookingActions, booking_vocabulary};
 use crate::booking::sources::{BookingLookup, BookingSources};
 use crate::channels::web::WebLimits;
@@ -93,8 +97,59 @@ pub fn runner_settings(config: &Config) -> RunnerSettings {
     }
 }
 
-/// Opens the store, loads the flows and builds the engine.
+/// The assistant: knowledge, prompts (checked now), the LLM when configured, and the
+/// intent rules. Also returns the prompts' registry, for the hot reload.
+pub fn assistant(
+    config: &Config,
+    knowledge: Arc<KnowledgeBase>,
+) -> anyhow::Result<(Arc<Assistant>, Arc<PromptRegistry>)> {
+    let prompts = PromptRegistry::load(&config.prompts_dir).map_err(|problems| {
+        let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!(
+            "the prompt files in {} have problems; fix them and start again:\n{}",
+            config.prompts_dir.display(),
+            list.join("\n")
+        )
+    })?;
+    let prompts = Arc::new(prompts);
+    let llm: Option<Arc<dyn ChatModel>> = match &config.assistant.llm {
+        Some(llm) => Some(Arc::new(
+            LlmClient::new(llm).context("setting up the LLM client")?,
+        )),
+        None => None,
+    };
+    let persona = Persona {
+        bot_name: config.bot.name.clone(),
+        dealer_name: config.bot.name.clone(),
+        branches: config
+            .catalog
+            .branches
+            .iter()
+            .map(|b| format!("{} ({}, {})", b.name, b.address, b.city))
+            .collect(),
+    };
+    let assistant = Assistant::new(
+        knowledge,
+        prompts.clone(),
+        llm,
+        IntentRules::from_config(config),
+        config.assistant.clone(),
+        persona,
+    );
+    Ok((Arc::new(assistant), prompts))
+}
+
+/// Opens the store, loads the flows and builds the engine (without the assistant:
+/// free text no flow claims gets the fallback text and the menu).
 pub async fn open(config: &Config) -> anyhow::Result<Services> {
+    open_with(config, None).await
+}
+
+/// [`open`], with the assistant answering free text.
+pub async fn open_with(
+    config: &Config,
+    assistant: Option<Arc<Assistant>>,
+) -> anyhow::Result<Services> {
     // Install the recorder before anything counts, or early counts are lost.
     crate::telemetry::metrics();
     let store = Store::connect(&config.database_url, &config.store)
@@ -130,6 +185,10 @@ pub async fn open(config: &Config) -> anyhow::Result<Services> {
         runner_settings(config),
     )
     .with_offers(Arc::new(StoreOffers(store.clone())));
+    let router = match assistant {
+        Some(assistant) => router.with_assistant(assistant),
+        None => router,
+    };
     let engine = Engine::new(
         Arc::new(store.clone()),
         Arc::new(router),
@@ -170,12 +229,27 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let knowledge = open_knowledge(&config).await?;
+    let assistant = match &knowledge {
+        Some(knowledge) => Some(assistant(&config, knowledge.clone())?),
+        None => None,
+    };
     let Services {
         store,
         engine,
         flows,
-    } = open(&config).await?;
-    let knowledge = open_knowledge(&config).await?;
+    } = open_with(&config, assistant.as_ref().map(|(a, _)| a.clone())).await?;
+    if let Some((assistant, _)) = &assistant {
+        tracing::info!(
+            llm = assistant.has_llm(),
+            "assistant ready: {}",
+            if assistant.has_llm() {
+                "LLM answers, checked against the knowledge base"
+            } else {
+                "extractive answers from the knowledge base (no LLM configured)"
+            }
+        );
+    }
     let recovered = engine
         .recover()
         .await
@@ -205,6 +279,16 @@ pub async fn run(
     state
         .connections
         .spawn(crate::flows::reload::watch(flows, token.clone()));
+    if let Some((_, prompts)) = assistant
+        && state.config.assistant.watch_prompts
+    {
+        let dir = state.config.prompts_dir.clone();
+        state.connections.spawn(crate::assistant::prompts::watch(
+            prompts,
+            dir,
+            token.clone(),
+        ));
+    }
     if let Some(knowledge) = knowledge {
         if state.config.knowledge.watch {
             state

@@ -2,4 +2,5 @@
 //! the engine's replies with the channel's own widgets.
 
 pub mod cli;
+pub mod edits;
 pub mod web;

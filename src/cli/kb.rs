@@ -31,18 +31,7 @@ pub enum KbCommand {
 }
 
 pub async fn kb(config: &Config, command: KbCommand) -> anyhow::Result<()> {
-    let base = KnowledgeBase::from_config(config).await.map_err(|err| {
-        let mut message = format!("{err}");
-        if matches!(
-            err,
-            crate::knowledge::KnowledgeError::Index(crate::knowledge::index::IndexError::Open { .. })
-        ) {
-            message.push_str(
-                "\n  hint: a running `showroom serve` holds the embedded index; it re-ingests edits by itself, and staff can search through it with GET /admin/api/knowledge/search?q=… — or stop it first",
-            );
-        }
-        anyhow::anyhow!(message)
-    })?;
+    let base = open_knowledge(config).await?;
     match command {
         KbCommand::Ingest { json } => {
             let progress = FileLines::new(!json);
@@ -113,9 +102,25 @@ pub async fn kb(config: &Config, command: KbCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the knowledge base, with a hint when `serve` holds the embedded index.
+pub(super) async fn open_knowledge(config: &Config) -> anyhow::Result<KnowledgeBase> {
+    KnowledgeBase::from_config(config).await.map_err(|err| {
+        let mut message = format!("{err}");
+        if matches!(
+            err,
+            crate::knowledge::KnowledgeError::Index(crate::knowledge::index::IndexError::Open { .. })
+        ) {
+            message.push_str(
+                "\n  hint: a running `showroom serve` holds the embedded index; it re-ingests edits by itself, and staff can search through it with GET /admin/api/knowledge/search?q=… — or stop it first",
+            );
+        }
+        anyhow::anyhow!(message)
+    })
+}
+
 /// Search and eval read the folder as it is now: an incremental ingest first (fast when
 /// nothing changed), reported on stderr only when it did something.
-async fn refresh_quietly(base: &KnowledgeBase) -> anyhow::Result<()> {
+pub(super) async fn refresh_quietly(base: &KnowledgeBase) -> anyhow::Result<()> {
     let report = base.ingest(&crate::knowledge::ingest::Quiet).await?;
     if report.changed() || report.failed() > 0 {
         eprintln!("{}", summary(&report, base.index().backend()));

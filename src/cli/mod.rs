@@ -3,10 +3,13 @@
 //!
 //! - [`flows`]: `showroom flows check|test|schema`.
 //! - [`kb`]: `showroom kb ingest|search|eval`.
+//! - [`ask`]: `showroom ask QUESTION` and `showroom ask --eval FILE`.
 
+mod ask;
 mod flows;
 mod kb;
 
+pub use ask::{AskCommand, ask};
 pub use flows::{FlowsCommand, flows};
 pub use kb::{KbCommand, kb};
 

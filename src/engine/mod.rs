@@ -16,17 +16,20 @@ mod ordering;
 mod push;
 mod router;
 mod session;
+mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use menu::{MENU_PAYLOAD, MenuRouter};
 pub use message::{
-    Button, ChannelIdentity, ChannelKind, Inbound, InboundContent, Language, Outbound, Reply,
+    Button, ChannelIdentity, ChannelKind, Citation, Inbound, InboundContent, Language, Outbound,
+    Reply,
 };
 pub use ordering::ConversationLocks;
 pub use router::{Input, RouteError, Router, Turn};
 pub use session::{Session, fold};
+pub use stream::{ReplyStream, StreamEvent, StreamWriter};
 
 use crate::config::Localized;
 use crate::store::{
@@ -120,12 +123,25 @@ impl Engine {
     /// Commits one inbound message, processes it (after any older pending ones) and
     /// returns its committed replies. A redelivered `channel_message_id` is not processed
     /// twice; its original replies are returned.
-    #[tracing::instrument(skip_all, fields(conversation = %conversation.id))]
     pub async fn handle(
         &self,
         conversation: &ConversationHandle,
         content: InboundContent,
         channel_message_id: Option<&str>,
+    ) -> Result<Vec<Outbound>, EngineError> {
+        self.handle_streaming(conversation, content, channel_message_id, None)
+            .await
+    }
+
+    /// [`Engine::handle`], streaming the replies to this message to `stream` while they
+    /// are composed (replies to older pending messages are not streamed).
+    #[tracing::instrument(skip_all, fields(conversation = %conversation.id))]
+    pub async fn handle_streaming(
+        &self,
+        conversation: &ConversationHandle,
+        content: InboundContent,
+        channel_message_id: Option<&str>,
+        stream: Option<&ReplyStream>,
     ) -> Result<Vec<Outbound>, EngineError> {
         let appended = self
             .store
@@ -141,7 +157,10 @@ impl Engine {
                 "channel" => conversation.channel.as_str(), "direction" => "in")
             .increment(1);
         }
-        match self.process_pending(conversation, appended.id).await? {
+        match self
+            .process_pending(conversation, appended.id, stream)
+            .await?
+        {
             Some(replies) => Ok(replies),
             // Processed earlier (a redelivery) or by another instance: read what it answered.
             None => Ok(self.store.replies_to(appended.id).await?),
@@ -168,7 +187,7 @@ impl Engine {
     pub async fn recover(&self) -> Result<usize, EngineError> {
         let conversations = self.store.conversations_with_pending().await?;
         for conversation in &conversations {
-            self.process_pending(conversation, i64::MAX).await?;
+            self.process_pending(conversation, i64::MAX, None).await?;
         }
         Ok(conversations.len())
     }
@@ -185,6 +204,7 @@ impl Engine {
         &self,
         conversation: &ConversationHandle,
         upto: i64,
+        stream: Option<&ReplyStream>,
     ) -> Result<Option<Vec<Outbound>>, EngineError> {
         let _in_process = self.locks.lock(&conversation.id).await;
         let _turn = self.turn_permit().await;
@@ -193,7 +213,10 @@ impl Engine {
             let mut replies_to_upto = None;
             while let Some(pending) = self.store.next_pending(&mut lock).await? {
                 let id = pending.id;
-                let replies = self.process_one(conversation, &mut lock, pending).await?;
+                let stream = stream.filter(|_| id == upto);
+                let replies = self
+                    .process_one(conversation, &mut lock, pending, stream)
+                    .await?;
                 if id == upto {
                     replies_to_upto = Some(replies);
                 }
@@ -213,6 +236,7 @@ impl Engine {
         conversation: &ConversationHandle,
         lock: &mut ConversationLock,
         pending: PendingInbound,
+        stream: Option<&ReplyStream>,
     ) -> Result<Vec<Outbound>, EngineError> {
         let started = Instant::now();
         let record = self.store.load_session(lock).await?;
@@ -255,6 +279,7 @@ impl Engine {
                 language,
                 state: &mut session.router,
                 replies: Vec::new(),
+                stream,
             };
             match self.router.route(&mut turn).await {
                 Ok(()) => {

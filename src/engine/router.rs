@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{ChannelKind, Language, Reply};
+use super::{ChannelKind, Language, Reply, ReplyStream};
 
 /// What the customer did, as the router sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,9 @@ pub struct Turn<'a> {
     pub state: &'a mut Value,
     /// Replies to send, in order.
     pub replies: Vec<Reply>,
+    /// Where to stream a reply while it is composed, when the channel shows growing
+    /// text (the widget); `None` otherwise.
+    pub stream: Option<&'a ReplyStream>,
 }
 
 impl Turn<'_> {

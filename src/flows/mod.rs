@@ -4,6 +4,8 @@
 //! - `validate`: folder → `FlowSet`, or every problem as `file:line:col` diagnostics.
 //! - `model`: the validated set the runner executes; templates compiled once.
 //! - `runner`: the `Router` that runs flows, with escape words and re-asks.
+//! - `assistant`: free text no flow claims goes to the assistant, which answers or
+//!   starts a flow pre-filled.
 //! - `input`: typed answers (phone, cédula, plate, dates in everyday Spanish…).
 //! - `matching`: tolerant matching of typed text to buttons, and escape words.
 //! - `actions`, `sources`: what flows can call into (actions, option lists).
@@ -11,6 +13,7 @@
 //! - `testing`: conversation tests in `flows/tests/`.
 
 pub mod actions;
+mod assistant;
 pub mod diagnostic;
 pub mod input;
 pub mod matching;
@@ -22,6 +25,7 @@ pub mod sources;
 pub mod testing;
 pub mod validate;
 
+pub use assistant::flow_tools;
 pub use diagnostic::{Diagnostic, Diagnostics, SourcePos};
 pub use model::FlowSet;
 pub use reload::{FlowRegistry, FlowStatus};

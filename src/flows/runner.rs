@@ -21,10 +21,10 @@ use super::reload::FlowRegistry;
 use super::sources::{Interpretation, SourceContext, Sources};
 use crate::config::Localized;
 use crate::engine::{
-    Button, Input, Language, MENU_PAYLOAD, MenuRouter, Reply, RouteError, Router, Turn, fold,
+    Button, Input, Language, MENU_PAYLOAD, MenuRouter, Reply, RouteError, Router, Turn,
 };
 
-const FLOW_PREFIX: &str = "flow:";
+pub(super) const FLOW_PREFIX: &str = "flow:";
 const ANSWER_PREFIX: &str = "answer:";
 const ADVISOR_YES: &str = "advisor:yes";
 const ADVISOR_NO: &str = "advisor:no";
@@ -74,11 +74,13 @@ pub trait Offers: Send + Sync {
 
 pub struct FlowRouter {
     offers: Option<Arc<dyn Offers>>,
+    /// Answers free text no flow claims; without it, the fallback text and the menu.
+    pub(super) assistant: Option<Arc<crate::assistant::Assistant>>,
     registry: Arc<FlowRegistry>,
     fallback: MenuRouter,
     actions: Arc<dyn Actions>,
     sources: Arc<dyn Sources>,
-    settings: RunnerSettings,
+    pub(super) settings: RunnerSettings,
 }
 
 /// Where a conversation is in its flows, stored in the session.
@@ -93,6 +95,9 @@ pub struct FlowState {
     /// We offered an advisor after repeated wrong answers and wait for yes/no.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub advisor_offered: bool,
+    /// The assistant's recent questions and answers, oldest first, for follow-ups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<crate::assistant::budget::Exchange>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -129,6 +134,7 @@ impl FlowRouter {
     ) -> Self {
         Self {
             offers: None,
+            assistant: None,
             registry,
             fallback,
             actions,
@@ -180,7 +186,7 @@ impl FlowRouter {
         }
     }
 
-    fn t(language: Language, es: &str, en: &str) -> String {
+    pub(super) fn t(language: Language, es: &str, en: &str) -> String {
         match language {
             Language::Es => es.to_owned(),
             Language::En => en.to_owned(),
@@ -198,7 +204,7 @@ impl FlowRouter {
             .collect()
     }
 
-    fn menu_reply(&self, set: &FlowSet, text: String, language: Language) -> Reply {
+    pub(super) fn menu_reply(&self, set: &FlowSet, text: String, language: Language) -> Reply {
         Reply::text(text).with_buttons(self.menu_buttons(set, language))
     }
 
@@ -304,7 +310,7 @@ impl FlowRouter {
     }
 
     /// Starts `flow` on top of a cleared stack with pre-filled values.
-    async fn start(
+    pub(super) async fn start(
         &self,
         set: &FlowSet,
         state: &mut FlowState,
@@ -352,12 +358,19 @@ impl FlowRouter {
             };
             let answer = match &ask.expect {
                 Expect::Input(kind) => self.parse_input(*kind, &text, turn.language).ok(),
+                // An option list that cannot be built for these values (a day without
+                // its branch, a branch without that model's demo car) drops the value:
+                // the question is asked instead.
                 Expect::Buttons(_) | Expect::Source(_) => self
                     .choices(ask, &vars, turn.language, turn.customer_id)
-                    .await?
-                    .iter()
-                    .find(|c| c.value == text)
-                    .map(|c| (Json::String(c.value.clone()), c.display(turn.language))),
+                    .await
+                    .ok()
+                    .and_then(|choices| {
+                        choices
+                            .iter()
+                            .find(|c| c.value == text)
+                            .map(|c| (Json::String(c.value.clone()), c.display(turn.language)))
+                    }),
             };
             match answer {
                 Some((value, display)) => {
@@ -897,14 +910,8 @@ impl FlowRouter {
                     Ok(())
                 }
             },
-            Input::Text(text) => match set.flow_for_text(&fold(&text)).cloned() {
-                Some(flow) => self.start(set, state, turn, &flow, Map::new()).await,
-                None => {
-                    let fallback = self.settings.fallback.get(language).to_owned();
-                    turn.reply(self.menu_reply(set, fallback, language));
-                    Ok(())
-                }
-            },
+            Input::Text(text) => self.free_text(set, state, turn, &text).await,
+
             Input::Resume | Input::Contact { .. } => {
                 turn.reply(self.anything_else(set, language));
                 Ok(())
@@ -996,7 +1003,10 @@ impl Router for FlowRouter {
         if !escaped {
             match turn.input.clone() {
                 Input::Start { .. } => {
-                    state = FlowState::default();
+                    state = FlowState {
+                        history: std::mem::take(&mut state.history),
+                        ..FlowState::default()
+                    };
                     self.idle(&set, &mut state, turn).await?;
                 }
                 Input::Resume => self.ask_again(&set, &mut state, turn).await?,
@@ -1109,6 +1119,7 @@ steps:
             language: Language::Es,
             state,
             replies: Vec::new(),
+            stream: None,
         };
         router.route(&mut turn).await.unwrap();
         turn.replies.into_iter().map(|r| r.text).collect()
@@ -1152,6 +1163,7 @@ steps:
             language: Language::Es,
             state: &mut state,
             replies: Vec::new(),
+            stream: None,
         };
         let mut values = Map::new();
         values.insert("name".into(), Json::String("Luis".into()));
@@ -1171,6 +1183,7 @@ steps:
             language: Language::Es,
             state: &mut state,
             replies: Vec::new(),
+            stream: None,
         };
         assert!(
             !router

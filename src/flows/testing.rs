@@ -288,6 +288,7 @@ impl Conversation {
             language: self.session.language.unwrap_or_default(),
             state: &mut self.session.router,
             replies: Vec::new(),
+            stream: None,
         };
         self.router
             .route(&mut turn)

@@ -23,6 +23,12 @@ pub struct EvalQuestion {
     /// Optional `##` heading the answer is under.
     #[serde(default)]
     pub section: Option<String>,
+    /// Text a correct answer contains (`fact:`, or any of `facts:`); read by the answer
+    /// evaluation (`assistant::eval`), not by retrieval's.
+    #[serde(default)]
+    pub fact: Option<String>,
+    #[serde(default)]
+    pub facts: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +39,7 @@ pub enum EvalError {
         source: std::io::Error,
     },
     #[error(
-        "{path}: {message}\n  hint: the file is a YAML list of items with `question:` and `expected:` (a path under knowledge/), and optionally `section:`"
+        "{path}: {message}\n  hint: the file is a YAML list of items with `question:` and `expected:` (a path under knowledge/), and optionally `section:` and `fact:`/`facts:`"
     )]
     Parse { path: String, message: String },
     #[error(

@@ -10,9 +10,11 @@ use super::{
     Direction, MessageRecord, PendingInbound, PushCommit, Pushed, QueryContext, SessionRecord,
     Store, StoreError, TurnCommit,
 };
-use crate::engine::{Button, ChannelIdentity, ChannelKind, InboundContent, Outbound, Reply};
+use crate::engine::{
+    Button, ChannelIdentity, ChannelKind, Citation, InboundContent, Outbound, Reply,
+};
 
-const OUTBOUND_COLUMNS: &str = "id, conversation_id, text, buttons";
+const OUTBOUND_COLUMNS: &str = "id, conversation_id, text, buttons, citations, stream_id";
 
 fn channel_of(value: &str) -> Result<ChannelKind, StoreError> {
     ChannelKind::parse(value)
@@ -41,6 +43,23 @@ fn buttons_from_json(json: Option<String>) -> Result<Vec<Button>, StoreError> {
     }
 }
 
+fn citations_from_json(json: Option<String>) -> Result<Vec<Citation>, StoreError> {
+    match json {
+        None => Ok(Vec::new()),
+        Some(json) => serde_json::from_str(&json)
+            .map_err(|err| StoreError::Corrupt(format!("message citations: {err}"))),
+    }
+}
+
+fn citations_to_json(citations: &[Citation]) -> Result<Option<String>, StoreError> {
+    if citations.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(citations)
+        .map(Some)
+        .map_err(|err| StoreError::Corrupt(format!("citations: {err}")))
+}
+
 fn outbound_from_row(row: &AnyRow) -> Result<Outbound, StoreError> {
     Ok(Outbound {
         id: row.try_get("id").context("reading a reply")?,
@@ -48,6 +67,8 @@ fn outbound_from_row(row: &AnyRow) -> Result<Outbound, StoreError> {
         reply: Reply {
             text: row.try_get("text").context("reading a reply")?,
             buttons: buttons_from_json(row.try_get("buttons").context("reading a reply")?)?,
+            citations: citations_from_json(row.try_get("citations").context("reading a reply")?)?,
+            stream_id: row.try_get("stream_id").context("reading a reply")?,
         },
     })
 }
@@ -406,12 +427,14 @@ impl ConversationStore for Store {
         for reply in turn.replies {
             let buttons = buttons_to_json(&reply.buttons)?;
             let row = sqlx::query(
-                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, reply_to, created_at) \
-                 VALUES ($1, 'out', 'text', $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, citations, stream_id, reply_to, created_at) \
+                 VALUES ($1, 'out', 'text', $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(&conversation_id)
             .bind(&reply.text)
             .bind(buttons)
+            .bind(citations_to_json(&reply.citations)?)
+            .bind(reply.stream_id.as_deref())
             .bind(turn.inbound_id)
             .bind(turn.now)
             .fetch_one(&mut *tx)
@@ -498,7 +521,7 @@ impl ConversationStore for Store {
     async fn transcript(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError> {
         let ctx = "reading a transcript";
         let rows = sqlx::query(
-            "SELECT id, direction, kind, text, payload, buttons, reply_to, created_at, processed_at, delivered_at \
+            "SELECT id, direction, kind, text, payload, buttons, citations, reply_to, created_at, processed_at, delivered_at \
              FROM messages WHERE conversation_id = $1 ORDER BY id",
         )
         .bind(conversation_id)
@@ -519,6 +542,7 @@ impl ConversationStore for Store {
                     text: row.try_get("text").context(ctx)?,
                     payload: row.try_get("payload").context(ctx)?,
                     buttons: buttons_from_json(row.try_get("buttons").context(ctx)?)?,
+                    citations: citations_from_json(row.try_get("citations").context(ctx)?)?,
                     reply_to: row.try_get("reply_to").context(ctx)?,
                     created_at: row.try_get("created_at").context(ctx)?,
                     processed_at: row.try_get("processed_at").context(ctx)?,
@@ -553,12 +577,13 @@ impl ConversationStore for Store {
         let mut outbound = Vec::with_capacity(push.replies.len());
         for (index, reply) in push.replies.iter().enumerate() {
             let inserted = sqlx::query(
-                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, dedupe_key, created_at) \
-                 VALUES ($1, 'out', 'text', $2, $3, $4, $5) RETURNING id",
+                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, citations, dedupe_key, created_at) \
+                 VALUES ($1, 'out', 'text', $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(&conversation_id)
             .bind(&reply.text)
             .bind(buttons_to_json(&reply.buttons)?)
+            .bind(citations_to_json(&reply.citations)?)
             .bind(push.dedupe_key.map(|key| push_key(key, index)))
             .bind(push.now)
             .fetch_one(&mut *tx)

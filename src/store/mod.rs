@@ -287,6 +287,9 @@ pub struct MessageRecord {
     pub payload: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<crate::engine::Button>,
+    /// Sources cited under an answer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<crate::engine::Citation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<i64>,
     pub created_at: i64,

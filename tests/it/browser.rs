@@ -80,3 +80,50 @@ async fn a_test_drive_is_booked_through_the_widget() {
     assert!(std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0) > 1000);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_assistant_answers_in_the_widget() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed; run `scripts/test` or `npm ci --prefix tests/browser`"
+    );
+    let server = start_server(|raw| {
+        raw.flows_dir = root.join("flows");
+        raw.knowledge_dir = root.join("knowledge");
+    })
+    .await;
+    // The shipped knowledge is indexed in the background at start.
+    let indexed = crate::support::knowledge_status(&server, |status| {
+        status["ingested_at"].as_i64().is_some_and(|at| at > 0)
+    })
+    .await;
+    assert!(indexed.is_some(), "the knowledge was not indexed");
+    let screenshots = artifacts_dir();
+    let output = tokio::process::Command::new("node")
+        .arg(browser_dir.join("assistant.mjs"))
+        .arg(format!("http://{}", server.addr))
+        .arg(&screenshots)
+        .output()
+        .await
+        .expect("node must be installed to run the browser test");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "browser test failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for shot in [
+        "widget-assistant-answer.png",
+        "widget-assistant-no-data.png",
+        "widget-assistant-intent.png",
+    ] {
+        let size = std::fs::metadata(screenshots.join(shot))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert!(size > 1000, "{shot} was not saved");
+    }
+    server.stop().await;
+}

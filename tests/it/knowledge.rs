@@ -3,11 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{ADMIN_TOKEN, spawn_server};
+use crate::support::{ADMIN_TOKEN, knowledge_status, spawn_server, wait_for};
 
 fn repo_knowledge() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge")
@@ -324,39 +323,13 @@ async fn serve_reingests_when_a_knowledge_file_changes() {
     );
 
     // The status is updated when that ingest finishes, just after the search changed.
-    let status = wait_for(|| async {
-        let status: Value = client
-            .get(server.url("/admin/api/knowledge"))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (status["status"]["files"] == 4).then_some(status)
-    })
-    .await
-    .expect("the status counts the four remaining files");
+    let status = knowledge_status(&server, |status| status["files"] == 4)
+        .await
+        .expect("the status counts the four remaining files");
     assert_eq!(status["status"]["backend"], "embedded");
     assert!(
         status["status"]["chunks"].as_u64().expect("chunks") > 10,
         "{status:#}"
     );
     server.stop().await;
-}
-
-/// Polls `probe` until it returns `Some`, for at most 30 seconds.
-async fn wait_for<T, F, Fut>(probe: F) -> Option<T>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..300 {
-        if let Some(value) = probe().await {
-            return Some(value);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
 }

@@ -4,6 +4,8 @@
 
 mod support;
 
+mod assistant;
+mod assistant_llm;
 mod booking_support;
 mod bookings_e2e;
 mod bookings_store;
@@ -11,6 +13,7 @@ mod browser;
 mod config_errors;
 mod crash;
 mod engine;
+mod fake_llm;
 mod flows;
 mod ics;
 mod knowledge;

@@ -211,3 +211,72 @@ pub fn artifacts_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).expect("artifacts dir");
     dir
 }
+
+/// The widget's WebSocket, as a test client.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next frame other than `typing`, within 10 s.
+pub async fn next_frame(socket: &mut Socket) -> serde_json::Value {
+    use futures_util::StreamExt as _;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            let frame: serde_json::Value = serde_json::from_str(&text).expect("JSON frame");
+            if frame["type"] != "typing" {
+                return frame;
+            }
+        }
+    }
+}
+
+pub async fn send(socket: &mut Socket, frame: serde_json::Value) {
+    use futures_util::SinkExt as _;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(
+            frame.to_string().into(),
+        ))
+        .await
+        .expect("send");
+}
+
+/// Polls `probe` every 100 ms for up to 30 s.
+pub async fn wait_for<T, F, Fut>(probe: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(value) = probe().await {
+            return Some(value);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// The admin API's knowledge status (`{"status": {...}}`), once `ready` accepts it
+/// (within 30 s).
+pub async fn knowledge_status(
+    server: &TestServer,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> Option<serde_json::Value> {
+    let client = reqwest::Client::new();
+    wait_for(|| async {
+        let status: serde_json::Value = client
+            .get(server.url("/admin/api/knowledge"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        ready(&status["status"]).then_some(status)
+    })
+    .await
+}

@@ -2,36 +2,11 @@
 //! reconnect, malformed/oversized/binary frames, rate limits.
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use crate::support::start_server;
-
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn next_frame(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
-            .await
-            .expect("a frame within 10 s")
-            .expect("socket open")
-            .expect("valid frame");
-        if let Message::Text(text) = message {
-            let frame: Value = serde_json::from_str(&text).expect("JSON frame");
-            if frame["type"] != "typing" {
-                return frame;
-            }
-        }
-    }
-}
-
-async fn send(socket: &mut Socket, frame: Value) {
-    socket
-        .send(Message::Text(frame.to_string().into()))
-        .await
-        .expect("send");
-}
+use crate::support::{next_frame, send, start_server};
 
 #[tokio::test]
 async fn greeting_click_and_resume_after_reconnect() {

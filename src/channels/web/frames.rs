@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Button, Outbound};
+use crate::engine::{Button, Citation, Outbound};
 use crate::http::ErrorCode;
 
 /// Client → server.
@@ -25,6 +25,21 @@ pub enum ServerFrame<'a> {
         id: String,
         text: &'a str,
         buttons: &'a [Button],
+        #[serde(skip_serializing_if = "<[Citation]>::is_empty")]
+        sources: &'a [Citation],
+    },
+    /// A piece of an answer being composed.
+    Delta {
+        id: &'a str,
+        text: &'a str,
+    },
+    /// The streamed answer `id` is complete: its committed text (which replaces the
+    /// streamed pieces; the grounding guard may have changed it), buttons and sources.
+    MessageEnd {
+        id: &'a str,
+        text: &'a str,
+        buttons: &'a [Button],
+        sources: &'a [Citation],
     },
     Typing,
     Error {
@@ -34,11 +49,28 @@ pub enum ServerFrame<'a> {
 }
 
 impl<'a> ServerFrame<'a> {
+    /// A committed reply as one message. A streamed one keeps its stream id, so the
+    /// widget replaces the pieces it showed.
     pub fn message(outbound: &'a Outbound) -> Self {
         Self::Message {
-            id: outbound.id.to_string(),
+            id: outbound
+                .reply
+                .stream_id
+                .clone()
+                .unwrap_or_else(|| outbound.id.to_string()),
             text: &outbound.reply.text,
             buttons: &outbound.reply.buttons,
+            sources: &outbound.reply.citations,
+        }
+    }
+
+    /// The end of a reply streamed under `id`.
+    pub fn message_end(id: &'a str, outbound: &'a Outbound) -> Self {
+        Self::MessageEnd {
+            id,
+            text: &outbound.reply.text,
+            buttons: &outbound.reply.buttons,
+            sources: &outbound.reply.citations,
         }
     }
 
@@ -67,6 +99,36 @@ mod tests {
             r#"{"type":"message","id":"7","text":"Hola","buttons":[{"title":"Taller","payload":"menu:service"}]}"#
         );
         assert_eq!(ServerFrame::Typing.to_json(), r#"{"type":"typing"}"#);
+        let answer = Outbound {
+            id: 8,
+            conversation_id: "c".into(),
+            reply: Reply {
+                text: "Rinde 17,2 km/l.".into(),
+                stream_id: Some("s-1".into()),
+                ..Reply::default()
+            }
+            .with_citations(vec![Citation {
+                title: "Volkswagen Tiguan".into(),
+                section: Some("Consumo".into()),
+                url: None,
+            }]),
+        };
+        assert_eq!(
+            ServerFrame::message(&answer).to_json(),
+            r#"{"type":"message","id":"s-1","text":"Rinde 17,2 km/l.","buttons":[],"sources":[{"title":"Volkswagen Tiguan","section":"Consumo"}]}"#
+        );
+        assert_eq!(
+            ServerFrame::Delta {
+                id: "s-1",
+                text: "Rinde"
+            }
+            .to_json(),
+            r#"{"type":"delta","id":"s-1","text":"Rinde"}"#
+        );
+        assert_eq!(
+            ServerFrame::message_end("s-1", &answer).to_json(),
+            r#"{"type":"message_end","id":"s-1","text":"Rinde 17,2 km/l.","buttons":[],"sources":[{"title":"Volkswagen Tiguan","section":"Consumo"}]}"#
+        );
         assert_eq!(
             ServerFrame::Error {
                 code: ErrorCode::RateLimited,

@@ -19,7 +19,7 @@ pub use frames::{ClientFrame, ServerFrame};
 pub use limits::WebLimits;
 pub use token::SessionToken;
 
-use crate::engine::{InboundContent, Outbound};
+use crate::engine::{InboundContent, Outbound, ReplyStream};
 use crate::http::{ApiError, AppState};
 use crate::store::ConversationHandle;
 
@@ -108,6 +108,17 @@ impl WebSession {
         ip: IpAddr,
         frame: ClientFrame,
     ) -> Result<Vec<Outbound>, ApiError> {
+        self.send_streaming(state, ip, frame, None).await
+    }
+
+    /// [`WebSession::send`], streaming answers to `stream` while they are composed.
+    pub async fn send_streaming(
+        &self,
+        state: &AppState,
+        ip: IpAddr,
+        frame: ClientFrame,
+        stream: Option<&ReplyStream>,
+    ) -> Result<Vec<Outbound>, ApiError> {
         let content = match frame {
             ClientFrame::Message { text } => {
                 state.web_limits.check_text(&text)?;
@@ -123,7 +134,7 @@ impl WebSession {
         state.web_limits.check_rate(&self.conversation.id, ip)?;
         Ok(state
             .engine
-            .handle(&self.conversation, content, None)
+            .handle_streaming(&self.conversation, content, None, stream)
             .await?)
     }
 }

@@ -6,6 +6,7 @@
 //! outreach) arrive at once when pushed in this process, and within one keepalive
 //! period when pushed by another instance.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::Instrument;
 
 use super::{ClientFrame, ServerFrame, WebSession};
-use crate::engine::Outbound;
+use crate::engine::{Outbound, ReplyStream, StreamEvent};
 use crate::http::{ApiError, AppState, ErrorCode, PeerAddr};
 
 /// Close code "going away": the server is shutting down; the widget reconnects.
@@ -174,19 +175,34 @@ async fn serve(mut socket: WebSocket, state: AppState, requested: Option<String>
         };
         // Keep handling this message even if shutdown starts meanwhile: in-flight
         // messages finish, then the loop sees the cancellation.
-        let handled = session.send(&state, ip, frame);
+        let (stream, mut events) = ReplyStream::channel();
+        let handled = session.send_streaming(&state, ip, frame, Some(&stream));
         tokio::pin!(handled);
-        let result = tokio::select! {
-            result = &mut handled => result,
-            () = tokio::time::sleep(TYPING_AFTER) => {
-                if send(&mut socket, &ServerFrame::Typing).await.is_err() {
-                    // The customer left; the message is stored and will still be processed.
+        let typing = tokio::time::sleep(TYPING_AFTER);
+        tokio::pin!(typing);
+        let mut typing_shown = false;
+        // Ids streamed on this socket: their committed replies end the stream instead of
+        // arriving as new messages.
+        let mut streamed: HashSet<String> = HashSet::new();
+        let result = loop {
+            tokio::select! {
+                result = &mut handled => break result,
+                Some(event) = events.recv() => {
+                    // A failed send means the customer left; the message is stored and
+                    // still processed, and its reply waits for the reconnect.
+                    if let StreamEvent::Delta { stream: id, text } = event {
+                        let _ = send(&mut socket, &ServerFrame::Delta { id: &id, text: &text }).await;
+                        streamed.insert(id);
+                    }
                 }
-                handled.await
+                () = &mut typing, if !typing_shown => {
+                    typing_shown = true;
+                    let _ = send(&mut socket, &ServerFrame::Typing).await;
+                }
             }
         };
         let sent = match result {
-            Ok(replies) => deliver(&mut socket, &state, &replies).await,
+            Ok(replies) => deliver_streamed(&mut socket, &state, &replies, &streamed).await,
             Err(err) => send_error(&mut socket, &err).await,
         };
         if sent.is_err() {
@@ -219,8 +235,23 @@ async fn deliver(
     state: &AppState,
     replies: &[Outbound],
 ) -> Result<(), axum::Error> {
+    deliver_streamed(socket, state, replies, &HashSet::new()).await
+}
+
+/// Sends replies, ending the streams of those whose pieces this socket showed, and
+/// records them as delivered.
+async fn deliver_streamed(
+    socket: &mut WebSocket,
+    state: &AppState,
+    replies: &[Outbound],
+    streamed: &HashSet<String>,
+) -> Result<(), axum::Error> {
     for reply in replies {
-        send(socket, &ServerFrame::message(reply)).await?;
+        let frame = match reply.reply.stream_id.as_deref() {
+            Some(id) if streamed.contains(id) => ServerFrame::message_end(id, reply),
+            _ => ServerFrame::message(reply),
+        };
+        send(socket, &frame).await?;
     }
     if let Err(err) = state.engine.mark_delivered(replies).await {
         // They were sent; at worst they are sent again on the next reconnect, and the

@@ -338,7 +338,7 @@ impl Embedder {
 }
 
 /// `summary` followed by the causes of `err` it does not already say.
-fn with_causes(mut text: String, err: &dyn std::error::Error) -> String {
+pub(crate) fn with_causes(mut text: String, err: &dyn std::error::Error) -> String {
     let mut source = err.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();

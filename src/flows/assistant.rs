@@ -1,0 +1,210 @@
+//! Free text outside a flow. A trigger phrase starts its flow with whatever the message
+//! already says ("prueba de manejo del Tiguan mañana" skips the model and day
+//! questions); anything else goes to the assistant, which answers from the knowledge
+//! base or starts a flow itself. A question that happens to contain a trigger phrase
+//! ("¿qué necesito para la prueba de manejo?") is answered, not booked.
+
+use std::sync::Arc;
+
+use serde_json::Map;
+
+use super::model::{Flow, FlowSet};
+use super::runner::{FLOW_PREFIX, FlowRouter, FlowState};
+use crate::assistant::budget::Exchange;
+use crate::assistant::{Answer, AnswerKind, Assistant, FlowTool, Question, Response};
+use crate::engine::{Button, MENU_PAYLOAD, Reply, RouteError, Turn, fold};
+
+/// Longest answer kept in the history (characters); follow-ups need the gist.
+const HISTORY_ANSWER_CHARS: usize = 1_200;
+
+impl FlowRouter {
+    /// Lets free text reach the assistant.
+    pub fn with_assistant(mut self, assistant: Arc<Assistant>) -> Self {
+        self.assistant = Some(assistant);
+        self
+    }
+
+    /// Text typed outside any flow.
+    pub(super) async fn free_text(
+        &self,
+        set: &FlowSet,
+        state: &mut FlowState,
+        turn: &mut Turn<'_>,
+        text: &str,
+    ) -> Result<(), RouteError> {
+        let language = turn.language;
+        let trigger = set.flow_for_text(&fold(text)).cloned();
+        let Some(assistant) = self.assistant.clone() else {
+            return match trigger {
+                Some(flow) => self.start(set, state, turn, &flow, Map::new()).await,
+                None => {
+                    let fallback = self.settings.fallback.get(language).to_owned();
+                    turn.reply(self.menu_reply(set, fallback, language));
+                    Ok(())
+                }
+            };
+        };
+        let now = self.settings.clock.now();
+        if let Some(flow) = trigger
+            && !(crate::assistant::is_question(text)
+                && assistant.intents().detect(text, &now).is_none())
+        {
+            let values = assistant.intents().values_for(&flow.params, text, &now);
+            return self.start_noted(set, state, turn, &flow, values).await;
+        }
+        self.ask(&assistant, set, state, turn, text, now).await
+    }
+
+    async fn ask(
+        &self,
+        assistant: &Assistant,
+        set: &FlowSet,
+        state: &mut FlowState,
+        turn: &mut Turn<'_>,
+        text: &str,
+        now: jiff::Zoned,
+    ) -> Result<(), RouteError> {
+        let flows = flow_tools(set);
+        let question = Question {
+            text,
+            language: turn.language,
+            history: &state.history,
+            now,
+            flows: &flows,
+        };
+        let mut writer = turn.stream.map(|stream| stream.start());
+        let response = assistant.respond(&question, writer.as_mut()).await;
+        match response {
+            Response::StartFlow { intent, language } => {
+                turn.language = language;
+                match set.flow(&intent.flow).cloned() {
+                    Some(flow) => {
+                        self.start_noted(set, state, turn, &flow, intent.values)
+                            .await
+                    }
+                    None => {
+                        let fallback = self.settings.fallback.get(language).to_owned();
+                        turn.reply(self.menu_reply(set, fallback, language));
+                        Ok(())
+                    }
+                }
+            }
+            Response::Answer(answer) => {
+                turn.language = answer.language;
+                state.history.push(Exchange {
+                    question: text.to_owned(),
+                    answer: answer.text.chars().take(HISTORY_ANSWER_CHARS).collect(),
+                });
+                let keep = assistant.config().history_turns;
+                if state.history.len() > keep {
+                    state.history.drain(..state.history.len() - keep);
+                }
+                let mut reply = self.answer_reply(set, answer);
+                reply.stream_id = writer
+                    .filter(|w| w.has_written())
+                    .map(|w| w.id().to_owned());
+                turn.reply(reply);
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts a flow with values taken from the customer's words, and says what was
+    /// understood, so a skipped question is no surprise.
+    async fn start_noted(
+        &self,
+        set: &FlowSet,
+        state: &mut FlowState,
+        turn: &mut Turn<'_>,
+        flow: &Arc<Flow>,
+        values: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), RouteError> {
+        let at = turn.replies.len();
+        let given: Vec<String> = values.keys().cloned().collect();
+        self.start(set, state, turn, flow, values).await?;
+        let understood = understood(state, &flow.id, &given);
+        if !understood.is_empty() {
+            let text = Self::t(
+                turn.language,
+                &format!("Perfecto, ya anoté: {}.", understood.join(" · ")),
+                &format!("Great, noted: {}.", understood.join(" · ")),
+            );
+            turn.replies.insert(at, Reply::text(text));
+        }
+        Ok(())
+    }
+
+    /// The answer with its sources and what the customer can do next: an advisor (first
+    /// when the knowledge had no answer), a test drive, the menu.
+    fn answer_reply(&self, set: &FlowSet, answer: Answer) -> Reply {
+        let language = answer.language;
+        let advisor = self
+            .settings
+            .advisor_flow
+            .as_deref()
+            .and_then(|id| set.flow(id))
+            .map(|flow| {
+                let title = match answer.kind {
+                    AnswerKind::NoData => Self::t(
+                        language,
+                        "Sí, hablar con un asesor",
+                        "Yes, talk to an advisor",
+                    ),
+                    _ => flow.title.get(language).to_owned(),
+                };
+                Button::new(title, format!("{FLOW_PREFIX}{}", flow.id))
+            });
+        let test_drive = set.flow("test_drive").map(|flow| {
+            Button::new(
+                flow.title.get(language),
+                format!("{FLOW_PREFIX}{}", flow.id),
+            )
+        });
+        let menu = Button::new(Self::t(language, "Menú", "Menu"), MENU_PAYLOAD);
+        let buttons = advisor
+            .into_iter()
+            .chain(test_drive)
+            .chain([menu])
+            .collect();
+        Reply::text(answer.text)
+            .with_citations(answer.citations)
+            .with_buttons(buttons)
+    }
+}
+
+/// The display values of `given` that the flow `flow` accepted, in the order given.
+fn understood(state: &FlowState, flow: &str, given: &[String]) -> Vec<String> {
+    let Some(frame) = state.stack.iter().find(|frame| frame.flow == flow) else {
+        return Vec::new();
+    };
+    given
+        .iter()
+        .filter(|name| !name.ends_with("_display"))
+        .filter_map(|name| frame.vars.get(&format!("{name}_display"))?.as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Menu flows, offered to the LLM as tools that start them.
+pub fn flow_tools(set: &FlowSet) -> Vec<FlowTool> {
+    set.menu().map(|flow| flow_tool(flow)).collect()
+}
+
+fn flow_tool(flow: &Flow) -> FlowTool {
+    let filled = if flow.params.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Pass what the customer already said for: {}.",
+            flow.params.join(", ")
+        )
+    };
+    FlowTool {
+        id: flow.id.clone(),
+        description: format!(
+            "Start the \"{}\" conversation ({}) when the customer asks for it, not when they only ask a question about it.{filled}",
+            flow.title.en, flow.title.es
+        ),
+        params: flow.params.clone(),
+    }
+}
