@@ -1,7 +1,7 @@
 //! showroom — a conversational runtime for car dealerships.
 //!
 //! Customers chat on the web widget (and, in later releases, Telegram and Viber); menu
-//! flows answer them; every message is stored before it is processed and every reply
+//! flows and the assistant answer them; every message is stored before it is processed and every reply
 //! before it is sent, so a crash loses nothing.
 //!
 //! # Layout
@@ -12,6 +12,8 @@
 //! - [`flows`]: staff-written YAML flows: validation, runner, hot reload, tests.
 //! - [`knowledge`]: spec sheets, FAQ and policies: ingest, the vector index (embedded
 //!   Qdrant Edge or a Qdrant server) and hybrid retrieval.
+//! - [`assistant`]: free-text questions answered from the knowledge base with citations
+//!   (LLM streamed and checked, or extractive), and intent that starts flows.
 //! - [`booking`]: calendar, availability, reservations, reminders, outreach.
 //! - [`fswatch`]: watching the folders staff edit.
 //! - [`store`]: persistence (SQLite or PostgreSQL) behind traits grouped by aggregate.
@@ -19,7 +21,7 @@
 //! - [`http`]: the axum application: routes, global limits, the JSON error type.
 //! - [`admin`]: health, readiness, metrics and the bearer-protected admin API.
 //! - [`telemetry`]: logs with personal data masked, and the Prometheus recorder.
-//! - [`cli`]: the staff commands (`flows …`, `kb …`).
+//! - [`cli`]: the staff commands (`flows …`, `kb …`, `ask`).
 //! - [`server`]: wiring and graceful shutdown.
 
 pub mod admin;

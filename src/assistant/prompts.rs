@@ -493,16 +493,24 @@ fn find_in_tags(source: &str, name: &str) -> Option<(u64, u64)> {
     static TAG: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?s)\{\{.*?\}\}|\{%.*?%\}").expect("the tag pattern is valid")
     });
+    static COMMENT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?s)\{#.*?#\}").expect("the comment pattern is valid"));
     let word = Regex::new(&format!(r"\b{}\b", regex::escape(name))).ok()?;
-    TAG.find_iter(source).find_map(|tag| {
-        word.find(tag.as_str()).map(|m| {
-            let offset = tag.start() + m.start();
-            let before = &source[..offset];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-            (line as u64, column as u64)
+    // A name mentioned in a `{# comment #}` is not a use of it.
+    let comments: Vec<std::ops::Range<usize>> =
+        COMMENT.find_iter(source).map(|c| c.range()).collect();
+    let in_comment = |at: usize| comments.iter().any(|c| c.contains(&at));
+    TAG.find_iter(source)
+        .filter(|tag| !in_comment(tag.start()))
+        .find_map(|tag| {
+            word.find(tag.as_str()).map(|m| {
+                let offset = tag.start() + m.start();
+                let before = &source[..offset];
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+                (line as u64, column as u64)
+            })
         })
-    })
 }
 
 /// `.j2` files in the folder the bot does not read: most likely a misspelt name, whose
@@ -918,5 +926,7 @@ mod tests {
         let offset = source.find("{{").expect("present");
         assert_eq!(column_of(source, offset, 2), 7);
         assert_eq!(find_in_tags(source, "x"), Some((2, 10)));
+        let commented = "{# uses {{ x }} #}\nHola {{ x }}";
+        assert_eq!(find_in_tags(commented, "x"), Some((2, 9)));
     }
 }

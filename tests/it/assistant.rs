@@ -398,3 +398,35 @@ fn ask_prints_the_answer_and_its_sources() {
     assert!(stdout.contains("Sources:"), "{stdout}");
     assert!(stdout.contains("Tiguan"), "{stdout}");
 }
+
+#[test]
+fn a_broken_prompt_file_is_reported_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(&prompts).expect("mkdir");
+    let shipped = std::fs::read_to_string(repo("prompts/system.j2")).expect("read");
+    std::fs::write(
+        prompts.join("system.j2"),
+        shipped.replace("{{ dealer_name }}", "{{ dealer_nmae }}"),
+    )
+    .expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_showroom"))
+        .args(["ask", "cuanto rinde la tiguan en carretera"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("SHOWROOM_DATA_DIR", dir.path().join("data"))
+        .env("SHOWROOM_PROMPTS_DIR", &prompts)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .output()
+        .expect("run showroom ask");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a broken prompt must stop the command"
+    );
+    assert!(stderr.contains("system.j2:"), "{stderr}");
+    assert!(
+        stderr.contains("dealer_name"),
+        "the hint names the right variable: {stderr}"
+    );
+}
