@@ -1,8 +1,8 @@
 //! showroom — a conversational runtime for car dealerships.
 //!
 //! Customers chat on the web widget (and, in later releases, Telegram and Viber); menu
-//! flows and the assistant answer them; every message is stored before it is processed and every reply
-//! before it is sent, so a crash loses nothing.
+//! flows and the assistant answer them; every message is stored before it is processed
+//! and every reply before it is sent, so a crash loses nothing.
 //!
 //! # Layout
 //!
