@@ -270,6 +270,7 @@ pub async fn run(
         store: store.clone(),
         flows: flows.clone(),
         knowledge: knowledge.clone(),
+        prompts: assistant.as_ref().map(|(_, prompts)| prompts.clone()),
         shutdown: token.clone(),
         connections: connections.clone(),
     };

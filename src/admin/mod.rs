@@ -7,6 +7,7 @@ mod conversations;
 mod flows;
 mod health;
 mod knowledge;
+mod prompts;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -32,6 +33,7 @@ pub fn api_routes(state: AppState) -> Router<AppState> {
         .route("/flows", get(flows::status))
         .route("/flows/reload", post(flows::reload))
         .route("/knowledge", get(knowledge::status))
+        .route("/prompts", get(prompts::status))
         .route("/knowledge/search", get(knowledge::search))
         .route("/knowledge/ingest", post(knowledge::ingest))
         .route_layer(middleware::from_fn_with_state(state, require_admin_token))

@@ -240,6 +240,20 @@ mod tests {
     }
 
     #[test]
+    fn can_i_asks_for_something_only_before_a_verb_of_doing() {
+        assert_eq!(flow("puedo llevar a mi esposa a la prueba de manejo"), None);
+        assert_eq!(flow("mi hijo puede manejar en la prueba de manejo?"), None);
+        assert_eq!(
+            flow("puedo agendar una prueba de manejo").as_deref(),
+            Some("test_drive")
+        );
+        assert_eq!(
+            flow("¿me puedes reservar una prueba de manejo?").as_deref(),
+            Some("test_drive")
+        );
+    }
+
+    #[test]
     fn english_requests() {
         let intent = detect("I'd like to test drive the CX-30 on Saturday at the north branch")
             .expect("intent");

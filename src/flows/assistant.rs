@@ -91,14 +91,7 @@ impl FlowRouter {
             }
             Response::Answer(answer) => {
                 turn.language = answer.language;
-                state.history.push(Exchange {
-                    question: text.to_owned(),
-                    answer: answer.text.chars().take(HISTORY_ANSWER_CHARS).collect(),
-                });
-                let keep = assistant.config().history_turns;
-                if state.history.len() > keep {
-                    state.history.drain(..state.history.len() - keep);
-                }
+                self.remember(assistant, state, text, &answer);
                 let mut reply = self.answer_reply(set, answer);
                 reply.stream_id = writer
                     .filter(|w| w.has_written())
@@ -106,6 +99,56 @@ impl FlowRouter {
                 turn.reply(reply);
                 Ok(())
             }
+        }
+    }
+
+    /// A question typed where the current step expected an answer: the assistant's
+    /// answer when the knowledge has one, without its buttons (the step is asked again
+    /// right after). `None` for anything else, which stays a wrong answer.
+    pub(super) async fn side_question(
+        &self,
+        state: &mut FlowState,
+        turn: &mut Turn<'_>,
+        text: &str,
+    ) -> Option<Reply> {
+        let assistant = self.assistant.clone()?;
+        if !crate::assistant::is_question(text) {
+            return None;
+        }
+        let question = Question {
+            text,
+            language: turn.language,
+            history: &state.history,
+            now: self.settings.clock.now(),
+            // No flow starts from inside another.
+            flows: &[],
+        };
+        let mut writer = turn.stream.map(|stream| stream.start());
+        let Response::Answer(answer) = assistant.respond(&question, writer.as_mut()).await else {
+            return None;
+        };
+        if answer.kind == AnswerKind::NoData {
+            if let Some(writer) = writer.as_mut() {
+                writer.discard();
+            }
+            return None;
+        }
+        self.remember(&assistant, state, text, &answer);
+        let mut reply = Reply::text(answer.text).with_citations(answer.citations);
+        reply.stream_id = writer
+            .filter(|w| w.has_written())
+            .map(|w| w.id().to_owned());
+        Some(reply)
+    }
+
+    fn remember(&self, assistant: &Assistant, state: &mut FlowState, text: &str, answer: &Answer) {
+        state.history.push(Exchange {
+            question: text.to_owned(),
+            answer: answer.text.chars().take(HISTORY_ANSWER_CHARS).collect(),
+        });
+        let keep = assistant.config().history_turns;
+        if state.history.len() > keep {
+            state.history.drain(..state.history.len() - keep);
         }
     }
 

@@ -790,8 +790,20 @@ impl FlowRouter {
                 self.advance(set, state, turn, index + 1).await
             }
             Err(problem) => {
-                state.attempts += 1;
                 let vars = frame.vars.clone();
+                // "¿Y cuánto rinde?" while choosing a model: answer it, ask again, and
+                // don't count it as a wrong answer.
+                if let Input::Text(text) = turn.input.clone()
+                    && let Some(answer) = self.side_question(state, turn, &text).await
+                {
+                    turn.reply(answer);
+                    let reply = self
+                        .question(set, ask, &vars, language, turn.customer_id)
+                        .await?;
+                    turn.reply(reply);
+                    return Ok(());
+                }
+                state.attempts += 1;
                 if state.attempts >= self.settings.max_attempts
                     && let Some(advisor) = self
                         .settings

@@ -40,6 +40,8 @@ pub struct AppState {
     pub flows: Arc<FlowRegistry>,
     /// `None` when there is no knowledge folder.
     pub knowledge: Option<Arc<crate::knowledge::KnowledgeBase>>,
+    /// The assistant's prompts; `None` when the assistant is off (no knowledge folder).
+    pub prompts: Option<Arc<crate::assistant::prompts::PromptRegistry>>,
     pub web_limits: Arc<WebLimits>,
     /// Cancelled when the server shuts down; long-lived connections watch it.
     pub shutdown: CancellationToken,

@@ -430,3 +430,95 @@ fn a_broken_prompt_file_is_reported_with_its_position() {
         "the hint names the right variable: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_question_in_the_middle_of_a_flow_is_answered_and_the_step_asked_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server(&dir.path().join("data"), |_| {}).await;
+    let mut socket = open_widget(&server).await;
+    let frames = ask(&mut socket, "quiero una prueba de manejo").await;
+    let asked = answer(&frames)["text"].as_str().expect("text").to_owned();
+    assert!(asked.contains("¿Qué modelo quieres manejar?"), "{asked}");
+
+    // Not an answer to "which model": a question, answered from the FAQ.
+    let frames = ask(
+        &mut socket,
+        "¿qué documentos necesito llevar para la prueba?",
+    )
+    .await;
+    let reply = answer(&frames);
+    let text = reply["text"].as_str().expect("text");
+    assert!(text.contains("Licencia de conducción vigente"), "{text}");
+    assert!(
+        sources(reply)
+            .iter()
+            .any(|s| s.contains("Prueba de manejo")),
+        "{reply}"
+    );
+    let again = next_frame(&mut socket).await;
+    assert!(
+        again["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("¿Qué modelo quieres manejar?"),
+        "{again}"
+    );
+    // The flow goes on where it was.
+    let frames = ask(&mut socket, "tiguan").await;
+    let next = answer(&frames)["text"].as_str().expect("text").to_owned();
+    assert!(
+        next.contains("¿En qué sede quieres probar el Tiguan?"),
+        "{next}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_prompt_edit_is_reported_and_the_last_good_prompts_stay_live() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prompts = dir.path().join("prompts");
+    std::fs::create_dir_all(&prompts).expect("mkdir");
+    for file in ["system.j2", "context.j2"] {
+        std::fs::copy(repo("prompts").join(file), prompts.join(file)).expect("copy");
+    }
+    let folder = prompts.clone();
+    let server = server(&dir.path().join("data"), move |raw| {
+        raw.prompts_dir = folder;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let status = || async {
+        client
+            .get(server.url("/admin/api/prompts"))
+            .bearer_auth(crate::support::ADMIN_TOKEN)
+            .send()
+            .await
+            .ok()?
+            .json::<Value>()
+            .await
+            .ok()
+    };
+    let before = status().await.expect("prompt status");
+    assert_eq!(before["status"]["diagnostics"], json!([]), "{before}");
+
+    let shipped = std::fs::read_to_string(prompts.join("system.j2")).expect("read");
+    std::fs::write(
+        prompts.join("system.j2"),
+        shipped.replace("{% endfor %}", "{% endfro %}"),
+    )
+    .expect("write");
+    let reported = crate::support::wait_for(|| async {
+        let body = status().await?;
+        let text = body["status"]["diagnostics"].to_string();
+        text.contains("system.j2").then_some(text)
+    })
+    .await;
+    assert!(reported.is_some(), "the broken edit was not reported");
+
+    // Customers are still answered.
+    let mut socket = open_widget(&server).await;
+    let frames = ask(&mut socket, "¿cuánto rinde la tiguan en carretera?").await;
+    let text = answer(&frames)["text"].as_str().expect("text").to_owned();
+    assert!(text.contains("13 km/l"), "{text}");
+    server.stop().await;
+}

@@ -209,14 +209,8 @@ const REQUEST: &[&str] = &[
     "buscando",
     "voy",
     "vamos",
-    "puedo",
-    "podria",
-    "podrias",
-    "puedes",
-    "puede",
-    "pueden",
-    "podrian",
-    "podemos",
+    // "puedo", "puedes"… are not here: they ask for something only before a verb of
+    // doing ("¿me puedes agendar…?"), which `polite_opening` checks.
     "ayudas",
     "ayuda",
     "ayudame",
@@ -726,5 +720,76 @@ fn polite_opening(message: &Message<'_>, clause: Range<usize>) -> Option<usize> 
     while i < clause.end && any_of(CLITICS, message.word(i)) {
         i += 1;
     }
-    (i < clause.end && (any_of(MODALS, message.word(i)) || message.is_request(i))).then_some(i)
+    if i >= clause.end {
+        return None;
+    }
+    if any_of(MODALS, message.word(i)) {
+        // "¿puedo agendar…?" asks for something; "¿puedo llevar a mi esposa a la
+        // prueba?" asks about it. The verb after the modal tells them apart.
+        let mut next = i + 1;
+        while next < clause.end
+            && (any_of(CLITICS, message.word(next))
+                || any_of(&["i", "we", "you", "u"], message.word(next)))
+        {
+            next += 1;
+        }
+        let verb = message.word(next);
+        return (any_of(POLITE_ACTIONS, verb) || message.is_request(next)).then_some(i);
+    }
+    message.is_request(i).then_some(i)
 }
+
+/// Verbs after "¿puedo / me puedes / can I…" that ask the bot to do something.
+const POLITE_ACTIONS: &[&str] = &[
+    "agendar",
+    "agendarme",
+    "agendame",
+    "reservar",
+    "reservarme",
+    "separar",
+    "separarme",
+    "apartar",
+    "apartarme",
+    "programar",
+    "programarme",
+    "sacar",
+    "pedir",
+    "solicitar",
+    "hacer",
+    "tomar",
+    "probar",
+    "manejar",
+    "cotizar",
+    "cotizarme",
+    "dar",
+    "darme",
+    "ayudar",
+    "ayudarme",
+    "hablar",
+    "comunicar",
+    "comunicarme",
+    "contactar",
+    "contactarme",
+    "llamar",
+    "llamarme",
+    "cancelar",
+    "reprogramar",
+    "cambiar",
+    "mover",
+    "ver",
+    "book",
+    "schedule",
+    "reserve",
+    "take",
+    "get",
+    "have",
+    "do",
+    "drive",
+    "test",
+    "talk",
+    "speak",
+    "cancel",
+    "reschedule",
+    "see",
+    "quote",
+];
