@@ -16,6 +16,7 @@
 //!   (LLM streamed and checked, or extractive), and intent that starts flows.
 //! - [`booking`]: calendar, availability, reservations, reminders, outreach.
 //! - [`fswatch`]: watching the folders staff edit.
+//! - [`outbound`]: backoff and error causes shared by calls to other servers.
 //! - [`store`]: persistence (SQLite or PostgreSQL) behind traits grouped by aggregate.
 //! - [`channels`]: adapters; `web` (widget, WebSocket, HTTP) and `cli` (terminal chat).
 //! - [`http`]: the axum application: routes, global limits, the JSON error type.
@@ -35,6 +36,7 @@ pub mod flows;
 pub mod fswatch;
 pub mod http;
 pub mod knowledge;
+pub mod outbound;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -36,7 +36,7 @@ use super::transport::{self, Refusal};
 use super::{ChatMessage, ChatModel, ChatRequest, Completion, Endpoint, LlmError, Role};
 use crate::assistant::LlmConfig;
 use crate::config::redact_url;
-use crate::knowledge::embed::with_causes;
+use crate::outbound::with_causes;
 
 /// Chat completions from the configured OpenAI-compatible server.
 pub struct LlmClient {

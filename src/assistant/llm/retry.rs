@@ -5,10 +5,11 @@
 use std::time::Duration;
 
 use super::LlmError;
+use crate::outbound::backoff;
 
-/// First pause between attempts; doubled on each retry, with jitter, up to [`MAX_BACKOFF`].
+/// First pause between attempts; doubled on each retry, with jitter (see
+/// [`crate::outbound::backoff`]).
 pub(super) const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Longest `Retry-After` honoured; a server asking for more gets this.
 pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -21,15 +22,6 @@ pub(super) fn pause_after(err: &LlmError, attempt: u32, first: Duration) -> Dura
         } => (*asked).min(MAX_RETRY_AFTER),
         _ => backoff(first, attempt),
     }
-}
-
-/// `first · 2^attempt`, capped, then scaled by a random 50–100% so clients that failed
-/// together do not retry together.
-pub(super) fn backoff(first: Duration, attempt: u32) -> Duration {
-    let exponential = first.saturating_mul(2u32.saturating_pow(attempt.min(16)));
-    exponential
-        .min(MAX_BACKOFF)
-        .mul_f64(rand::random_range(0.5..=1.0))
 }
 
 /// The wait a 429 asks for: `retry-after-ms` (OpenAI, Azure) or `Retry-After` in seconds.
@@ -49,19 +41,6 @@ pub(super) fn parse_retry_after(seconds: Option<&str>, millis: Option<&str>) -> 
 mod tests {
     use super::*;
     use crate::assistant::llm::Endpoint;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        for attempt in 0..5 {
-            let nominal = FIRST_BACKOFF * 2u32.pow(attempt);
-            let pause = backoff(FIRST_BACKOFF, attempt);
-            assert!(
-                pause >= nominal / 2 && pause <= nominal,
-                "{attempt}: {pause:?}"
-            );
-        }
-        assert!(backoff(FIRST_BACKOFF, 40) <= MAX_BACKOFF);
-    }
 
     #[test]
     fn retry_after_is_read_in_seconds_or_milliseconds() {

@@ -23,14 +23,15 @@ use async_openai::types::embeddings::{CreateEmbeddingRequest, EmbeddingInput};
 
 use crate::config::redact_url;
 use crate::knowledge::EmbeddingsConfig;
+use crate::outbound::{backoff, with_causes};
 
 mod cache;
 
 use cache::{CacheKey, EmbeddingCache, cache_key};
 
-/// First pause between attempts; doubled on each retry, with jitter, up to [`MAX_BACKOFF`].
+/// First pause between attempts; doubled on each retry, with jitter (see
+/// [`crate::outbound::backoff`]).
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Why vectors could not be had. Each message names the server and model and says what
 /// to check.
@@ -337,20 +338,6 @@ impl Embedder {
     }
 }
 
-/// `summary` followed by the causes of `err` it does not already say.
-pub(crate) fn with_causes(mut text: String, err: &dyn std::error::Error) -> String {
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 fn preview(body: &str) -> String {
     body.chars().take(120).collect()
 }
@@ -361,15 +348,6 @@ fn human(duration: Duration) -> String {
     } else {
         format!("{}ms", duration.as_millis())
     }
-}
-
-/// `first · 2^attempt`, capped, then scaled by a random 50–100% so clients that failed
-/// together do not retry together.
-fn backoff(first: Duration, attempt: u32) -> Duration {
-    let exponential = first.saturating_mul(2u32.saturating_pow(attempt.min(16)));
-    exponential
-        .min(MAX_BACKOFF)
-        .mul_f64(rand::random_range(0.5..=1.0))
 }
 
 #[cfg(test)]
@@ -679,18 +657,5 @@ mod tests {
         }
         send_sync::<Embedder>();
         let _ = futures;
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_is_capped() {
-        for attempt in 0..4 {
-            let pause = backoff(Duration::from_millis(100), attempt);
-            let full = Duration::from_millis(100 * 2u64.pow(attempt));
-            assert!(
-                pause >= full / 2 && pause <= full,
-                "{pause:?} for attempt {attempt}"
-            );
-        }
-        assert!(backoff(Duration::from_secs(1), 30) <= MAX_BACKOFF);
     }
 }
