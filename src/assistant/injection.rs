@@ -89,6 +89,9 @@ pub struct LeakGuard {
     /// Per word of the system prompt: a name, a phrase in quotes or allowed text.
     free: Vec<bool>,
     allowed_runs: HashSet<String>,
+    /// The runs that count as a leak, built on the first check (the stream relay checks
+    /// the growing answer once per piece) and dropped when `allow` changes them.
+    runs: std::sync::OnceLock<HashSet<String>>,
 }
 
 impl LeakGuard {
@@ -106,12 +109,14 @@ impl LeakGuard {
             words,
             free,
             allowed_runs: HashSet::new(),
+            runs: std::sync::OnceLock::new(),
         }
     }
 
     /// Text the answer may quote freely: a context passage, the dealer's or bot's name,
     /// a branch. Wording of the system prompt that also appears in it is not a leak.
     pub fn allow(&mut self, text: &str) -> &mut Self {
+        self.runs = std::sync::OnceLock::new();
         let allowed = words_of(text);
         if allowed.is_empty() {
             return self;
@@ -142,7 +147,7 @@ impl LeakGuard {
         if !self.canary.is_empty() && readings.iter().any(|r| compact(r).contains(&self.canary)) {
             return Some(Leak::Canary);
         }
-        let prompt_runs = self.prompt_runs();
+        let prompt_runs = self.runs.get_or_init(|| self.prompt_runs());
         if prompt_runs.is_empty() {
             return None;
         }
