@@ -69,6 +69,18 @@ fn first_button(replies: &[Value]) -> String {
         .unwrap_or_else(|| panic!("no buttons in {replies:?}"))
 }
 
+fn last_button(replies: &[Value]) -> String {
+    replies
+        .iter()
+        .rev()
+        .find_map(|r| {
+            r["buttons"].as_array()?.last()?["title"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no buttons in {replies:?}"))
+}
+
 fn texts(replies: &[Value]) -> String {
     replies
         .iter()
@@ -231,7 +243,8 @@ fn a_customer_books_a_service_appointment_in_showroom_chat() {
 }
 
 /// Walks one customer to the confirmation question for the Tiguan (one demo car, at
-/// Sede Norte) at `day` / `time`, or at the first free ones when `None`.
+/// Sede Norte) at `day` / `time`. When `None`: the last day offered (today's slots run out
+/// as the clock passes, so "Hoy" may be gone for the next customer) and its first time.
 async fn to_confirmation(
     url: String,
     day: Option<String>,
@@ -246,7 +259,7 @@ async fn to_confirmation(
     chat.press(&greeting, "Prueba de manejo").await;
     let replies = chat.say("tiguan").await;
     let replies = chat.press(&replies, "Sede Norte").await;
-    let day = day.unwrap_or_else(|| first_button(&replies));
+    let day = day.unwrap_or_else(|| last_button(&replies));
     let replies = chat.press(&replies, &day).await;
     let time = time.unwrap_or_else(|| first_button(&replies));
     chat.press(&replies, &time).await;
