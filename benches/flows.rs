@@ -73,6 +73,7 @@ async fn send(router: &FlowRouter, state: &mut Value, input: Input) -> usize {
         state,
         replies: Vec::new(),
         stream: None,
+        notes: Default::default(),
     };
     router.route(&mut turn).await.expect("routed");
     turn.replies.len()

@@ -72,6 +72,8 @@ pub struct RawSettings {
     pub outreach: RawOutreach,
     pub knowledge: crate::knowledge::RawKnowledge,
     pub assistant: crate::assistant::RawAssistant,
+    pub leads: crate::leads::settings::RawLeads,
+    pub crm: crate::crm::settings::RawCrm,
 }
 
 impl Default for RawSettings {
@@ -96,6 +98,8 @@ impl Default for RawSettings {
             outreach: RawOutreach::default(),
             knowledge: crate::knowledge::RawKnowledge::default(),
             assistant: crate::assistant::RawAssistant::default(),
+            leads: crate::leads::settings::RawLeads::default(),
+            crm: crate::crm::settings::RawCrm::default(),
         }
     }
 }
@@ -685,6 +689,10 @@ pub struct Config {
     pub outreach: OutreachConfig,
     pub knowledge: crate::knowledge::KnowledgeConfig,
     pub assistant: crate::assistant::AssistantConfig,
+    /// Scoring, routing and consent settings of leads.
+    pub leads: crate::leads::settings::LeadsConfig,
+    /// The CRM handoff: endpoint and delivery.
+    pub crm: crate::crm::settings::CrmConfig,
     pub secrets: Secrets,
 }
 
@@ -765,6 +773,8 @@ pub struct Secrets {
     pub knowledge: crate::knowledge::KnowledgeEnv,
     /// The chat LLM's server, key and model, when set.
     pub llm: crate::assistant::LlmEnv,
+    /// `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`, when set.
+    pub crm: crate::crm::settings::CrmEnv,
 }
 
 impl fmt::Debug for Secrets {
@@ -775,6 +785,7 @@ impl fmt::Debug for Secrets {
             .field("api_token", &self.api_token.as_ref().map(|_| "<set>"))
             .field("knowledge", &self.knowledge)
             .field("llm", &self.llm)
+            .field("crm", &self.crm)
             .finish()
     }
 }
@@ -786,6 +797,7 @@ impl Secrets {
             api_token: token_from_env("SHOWROOM_API_TOKEN")?,
             knowledge: crate::knowledge::KnowledgeEnv::from_env(),
             llm: crate::assistant::LlmEnv::from_env(),
+            crm: crate::crm::settings::CrmEnv::from_env()?,
         })
     }
 }
@@ -1040,6 +1052,8 @@ impl Config {
         )?;
         let assistant =
             crate::assistant::AssistantConfig::from_settings(&raw.assistant, &secrets.llm)?;
+        let leads = crate::leads::settings::LeadsConfig::from_settings(&raw.leads, &catalog)?;
+        let crm = crate::crm::settings::CrmConfig::from_settings(&raw.crm, &secrets.crm)?;
 
         Ok(Self {
             listen,
@@ -1068,6 +1082,8 @@ impl Config {
             outreach,
             knowledge,
             assistant,
+            leads,
+            crm,
             secrets,
         })
     }

@@ -15,6 +15,8 @@
 //! - [`assistant`]: free-text questions answered from the knowledge base with citations
 //!   (LLM streamed and checked, or extractive), and intent that starts flows.
 //! - [`booking`]: calendar, availability, reservations, reminders, outreach.
+//! - [`leads`]: profile, consent, qualification, de-duplication, routing.
+//! - [`crm`]: the signed CRM handoff and its outbox worker.
 //! - [`fswatch`]: watching the folders staff edit.
 //! - [`outbound`]: backoff and error causes shared by calls to other servers.
 //! - [`store`]: persistence (SQLite or PostgreSQL) behind traits grouped by aggregate.
@@ -31,11 +33,13 @@ pub mod booking;
 pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod crm;
 pub mod engine;
 pub mod flows;
 pub mod fswatch;
 pub mod http;
 pub mod knowledge;
+pub mod leads;
 pub mod outbound;
 pub mod server;
 pub mod store;

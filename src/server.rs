@@ -21,6 +21,8 @@ use crate::booking::actions::{BookingActions, booking_vocabulary};
 use crate::booking::sources::{BookingLookup, BookingSources};
 use crate::channels::web::WebLimits;
 use crate::config::Config;
+use crate::crm::payload::{AdvisorContact, Directory, PayloadBuilder};
+use crate::crm::worker::OutboxWorker;
 use crate::engine::RouteError;
 use crate::engine::{Engine, EngineSettings, MenuRouter};
 use crate::flows::actions::{ActionSet, Actions, StoreActions, builtin_vocabulary};
@@ -29,7 +31,15 @@ use crate::flows::sources::{CatalogSources, SourceSet, Sources};
 use crate::flows::{Clock, FlowRegistry, FlowRouter, RunnerSettings, Vocabulary};
 use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
+use crate::leads::desk::LeadDesk;
+use crate::leads::extract::Extractor;
+use crate::leads::routing::Routing;
+use crate::leads::score::ScoreRules;
+use crate::leads::understand::LlmReader;
 use crate::store::{CustomerStore, Store};
+
+/// Longest wait for the LLM to read a message for the lead.
+const LLM_READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How often idle rate-limiter keys are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
@@ -39,6 +49,62 @@ pub struct Services {
     pub store: Store,
     pub engine: Arc<Engine>,
     pub flows: Arc<FlowRegistry>,
+    /// Builds leads from every turn; `serve` connects it to the outbox worker.
+    pub leads: Arc<LeadDesk>,
+}
+
+/// The leads desk from the settings.
+pub fn lead_desk(config: &Config, store: &Store) -> Arc<LeadDesk> {
+    let calendar = Arc::new(config.calendar.clone());
+    let advisors = config
+        .leads
+        .advisors
+        .iter()
+        .map(|a| (a.id.clone(), a.name.clone()))
+        .collect();
+    Arc::new(LeadDesk::new(
+        Arc::new(store.clone()),
+        Extractor::new(&config.catalog, config.flows.phone_region),
+        ScoreRules::new(&config.leads),
+        Routing::new(&config.leads, &config.catalog, calendar),
+        advisors,
+        config.crm.settle,
+        config.flows.time_zone.clone(),
+    ))
+}
+
+/// The outbox worker of this instance, told by `leads` about every handoff it writes.
+pub fn outbox_worker(config: &Config, store: &Store, leads: &LeadDesk) -> OutboxWorker {
+    let mut directory = Directory::from_config(config);
+    directory.advisors = config
+        .leads
+        .advisors
+        .iter()
+        .map(|a| {
+            (
+                a.id.clone(),
+                AdvisorContact {
+                    name: a.name.clone(),
+                    email: a.email.as_ref().map(|e| e.as_str().to_owned()),
+                    phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
+                },
+            )
+        })
+        .collect();
+    let builder = PayloadBuilder::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        directory,
+        config.crm.max_transcript_messages,
+    );
+    let (worker, notifier) = OutboxWorker::new(
+        Arc::new(store.clone()),
+        Arc::new(builder),
+        config.crm.clone(),
+    );
+    leads.set_notifier(notifier);
+    worker
 }
 
 /// The option lists flows may use, and everything `flows check` needs to know: actions,
@@ -189,6 +255,7 @@ pub async fn open_with(
         Some(assistant) => router.with_assistant(assistant),
         None => router,
     };
+    let leads = lead_desk(config, &store);
     let engine = Engine::new(
         Arc::new(store.clone()),
         Arc::new(router),
@@ -198,11 +265,13 @@ pub async fn open_with(
             idle_timeout: config.bot.idle_timeout,
             resume_prompt: config.bot.resume_prompt.clone(),
         },
-    );
+    )
+    .with_observer(leads.clone());
     Ok(Services {
         store,
         engine: Arc::new(engine),
         flows,
+        leads,
     })
 }
 
@@ -238,6 +307,7 @@ pub async fn run(
         store,
         engine,
         flows,
+        leads,
     } = open_with(&config, assistant.as_ref().map(|(a, _)| a.clone())).await?;
     if let Some((assistant, _)) = &assistant {
         tracing::info!(
@@ -250,6 +320,8 @@ pub async fn run(
             }
         );
     }
+    // Before recovering: handoffs of recovered turns go out at once.
+    let worker = outbox_worker(&config, &store, &leads);
     let recovered = engine
         .recover()
         .await
@@ -275,6 +347,15 @@ pub async fn run(
         connections: connections.clone(),
     };
     spawn_limiter_cleanup(&state);
+    if let Some(llm) = &state.config.assistant.llm {
+        // With an LLM, longer messages are also read by it for the lead (after the turn).
+        let model: Arc<dyn ChatModel> =
+            Arc::new(LlmClient::new(llm).context("setting up the LLM client for leads")?);
+        let reader = LlmReader::new(model, &state.config.catalog, LLM_READ_TIMEOUT);
+        leads.spawn_reader(reader, token.clone());
+    }
+    // CRM handoffs: delivers the outbox until shutdown, then finishes attempts under way.
+    state.connections.spawn(worker.run(token.clone()));
     // Booking reminders: a polling worker that stops with the shutdown token.
     crate::booking::reminders::spawn(&state, crate::booking::reminders::system_clock());
     state

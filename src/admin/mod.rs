@@ -7,6 +7,7 @@ mod conversations;
 mod flows;
 mod health;
 mod knowledge;
+pub(crate) mod leads;
 mod prompts;
 
 use axum::Router;
@@ -30,6 +31,11 @@ pub fn api_routes(state: AppState) -> Router<AppState> {
         .route("/conversations/{id}", get(conversations::show))
         .route("/bookings", get(bookings::list))
         .route("/bookings/{code}", get(bookings::show))
+        .route("/leads", get(leads::list_leads))
+        .route("/leads/{id}", get(leads::show_lead))
+        .route("/customers/{id}", get(leads::show_customer))
+        .route("/outbox", get(leads::list_outbox))
+        .route("/outbox/{id}/retry", post(leads::retry_outbox_message))
         .route("/flows", get(flows::status))
         .route("/flows/reload", post(flows::reload))
         .route("/knowledge", get(knowledge::status))

@@ -337,6 +337,7 @@ impl Assistant {
             messages,
             tools: question.flows.iter().map(tool_spec).collect(),
             max_tokens: u32::try_from(llm_config.answer_tokens).unwrap_or(u32::MAX),
+            response_schema: None,
         };
 
         let (deltas, mut pieces) = tokio::sync::mpsc::unbounded_channel::<String>();

@@ -393,23 +393,33 @@ impl BookingActions {
         })
     }
 
+    /// Records the customer's consent as evidence: what for, on which channel, the exact
+    /// words they were shown (in the language they read them) and the version of those
+    /// words. Without the text or the version the flow file is wrong: nothing is
+    /// recorded, so the flow never goes on as if the customer had agreed.
     async fn consent(&self, call: &ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
         let args = Args::new(call);
         let purpose = args.optional("purpose").unwrap_or_else(|| "contact".into());
-        let text = args.optional("text").unwrap_or_default();
+        let text = args.in_language("text", call.language)?;
+        let version = args.required("version")?;
         self.customers
             .record_consent(
                 call.customer_id,
                 &purpose,
                 call.channel.as_str(),
                 &text,
+                &version,
                 now_ms(),
             )
             .await?;
         self.audit(
             call,
             "consent.granted",
-            serde_json::json!({"purpose": purpose}),
+            serde_json::json!({
+                "purpose": purpose,
+                "version": version,
+                "language": call.language.as_str(),
+            }),
         )
         .await?;
         let mut values = Map::new();
@@ -482,6 +492,21 @@ impl<'a> Args<'a> {
         })
     }
 
+    /// The text the customer read: `{key}_es` or `{key}_en` by `language`, or `{key}` when
+    /// the flow passes a single text.
+    fn in_language(&self, key: &str, language: Language) -> Result<String, ActionError> {
+        let own = format!("{key}_{}", language.as_str());
+        self.optional(&own)
+            .or_else(|| self.optional(key))
+            .ok_or_else(|| ActionError::BadArguments {
+                action: self.action.to_owned(),
+                message: format!(
+                    "`{own}` is missing or empty; pass the exact text the customer was shown in \
+                     each language (`{key}_es` and `{key}_en`) in `with:`"
+                ),
+            })
+    }
+
     /// A slot as stored by the time question: branch-local `2026-11-28T10:00`.
     fn slot(&self, key: &str) -> Result<DateTime, ActionError> {
         let text = self.required(key)?;
@@ -492,5 +517,159 @@ impl<'a> Args<'a> {
                     "`{key}` is \"{text}\", but a time from the `booking_times` list is expected"
                 ),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::{ChannelIdentity, ChannelKind};
+    use crate::store::{ConversationStore, LeadStore, Store};
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        store: Store,
+        actions: BookingActions,
+        customer_id: String,
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::defaults_with_data_dir(dir.path()).unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let store = Store::connect(&url, &config.store).await.unwrap();
+        let customer_id = store
+            .open_conversation(&ChannelIdentity::new(ChannelKind::Telegram, "42"), 0)
+            .await
+            .unwrap()
+            .customer_id;
+        let actions = BookingActions::new(
+            Arc::new(config.calendar.clone()),
+            config.catalog.models.clone(),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            "http://localhost".into(),
+        );
+        Setup {
+            _dir: dir,
+            store,
+            actions,
+            customer_id,
+        }
+    }
+
+    fn call<'a>(customer_id: &'a str, language: Language, args: Value) -> ActionCall<'a> {
+        ActionCall {
+            name: "record_consent",
+            args: args.as_object().cloned().unwrap(),
+            customer_id,
+            conversation_id: "c1",
+            channel: ChannelKind::Telegram,
+            language,
+        }
+    }
+
+    fn both_texts() -> Value {
+        serde_json::json!({
+            "purpose": "contact",
+            "version": "2026-12",
+            "text_es": "¿Nos autorizas?",
+            "text_en": "Do you agree?",
+        })
+    }
+
+    #[tokio::test]
+    async fn consent_keeps_the_words_the_customer_read_and_their_version() {
+        let s = setup().await;
+        let outcome = s
+            .actions
+            .run(call(&s.customer_id, Language::En, both_texts()))
+            .await
+            .unwrap();
+        assert_eq!(outcome.values["consent"], "yes");
+        let consents = s.store.consents(&s.customer_id).await.unwrap();
+        assert_eq!(consents.len(), 1, "{consents:?}");
+        let consent = &consents[0];
+        assert_eq!(consent.purpose, "contact");
+        assert_eq!(consent.channel, "telegram");
+        assert_eq!(consent.text, "Do you agree?");
+        assert_eq!(consent.version.as_deref(), Some("2026-12"));
+        assert!(consent.granted_at > 0 && consent.revoked_at.is_none());
+
+        s.actions
+            .run(call(&s.customer_id, Language::Es, both_texts()))
+            .await
+            .unwrap();
+        let consents = s.store.consents(&s.customer_id).await.unwrap();
+        assert_eq!(consents[1].text, "¿Nos autorizas?");
+
+        let audit = s.store.entries_for(&s.customer_id).await.unwrap();
+        let granted: Vec<_> = audit
+            .iter()
+            .filter(|e| e.action == "consent.granted")
+            .collect();
+        assert_eq!(granted.len(), 2, "{audit:?}");
+        assert_eq!(
+            granted[0].detail,
+            Some(serde_json::json!({"purpose": "contact", "version": "2026-12", "language": "en"}))
+        );
+    }
+
+    #[tokio::test]
+    async fn one_text_for_every_language_is_accepted() {
+        let s = setup().await;
+        let args = serde_json::json!({"version": "v1", "text": "Acepto."});
+        s.actions
+            .run(call(&s.customer_id, Language::En, args))
+            .await
+            .unwrap();
+        let consents = s.store.consents(&s.customer_id).await.unwrap();
+        assert_eq!(
+            (consents[0].purpose.as_str(), consents[0].text.as_str()),
+            ("contact", "Acepto.")
+        );
+    }
+
+    #[tokio::test]
+    async fn consent_without_its_text_or_version_is_not_recorded() {
+        let s = setup().await;
+        for (args, missing) in [
+            (serde_json::json!({"version": "2026-12"}), "`text_es`"),
+            (
+                serde_json::json!({"version": "2026-12", "text_en": "Do you agree?"}),
+                "`text_es`",
+            ),
+            (
+                serde_json::json!({"text_es": "¿Nos autorizas?"}),
+                "`version`",
+            ),
+            (
+                serde_json::json!({"text_es": "¿Nos autorizas?", "version": "  "}),
+                "`version`",
+            ),
+        ] {
+            let err = s
+                .actions
+                .run(call(&s.customer_id, Language::Es, args.clone()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ActionError::BadArguments { .. })
+                    && err.to_string().contains(missing),
+                "{args}: {err}"
+            );
+        }
+        assert!(s.store.consents(&s.customer_id).await.unwrap().is_empty());
+        assert!(
+            !s.store
+                .has_consent(&s.customer_id, "contact")
+                .await
+                .unwrap()
+        );
     }
 }

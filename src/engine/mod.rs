@@ -12,6 +12,7 @@
 
 mod menu;
 mod message;
+mod notes;
 mod ordering;
 mod push;
 mod router;
@@ -26,6 +27,7 @@ pub use message::{
     Button, ChannelIdentity, ChannelKind, Citation, Inbound, InboundContent, Language, Outbound,
     Reply,
 };
+pub use notes::{ActionNote, Observation, ObservedTurn, TurnNotes, TurnObserver};
 pub use ordering::ConversationLocks;
 pub use router::{Input, RouteError, Router, Turn};
 pub use session::{Session, fold};
@@ -70,6 +72,8 @@ pub struct Engine {
     settings: EngineSettings,
     /// Conversations with newly pushed messages (see `push`).
     pushed: tokio::sync::broadcast::Sender<Arc<str>>,
+    /// The leads desk, when there is one.
+    observer: Option<Arc<dyn TurnObserver>>,
 }
 
 impl Engine {
@@ -85,7 +89,14 @@ impl Engine {
             turns: tokio::sync::Semaphore::new(settings.max_concurrent_turns.max(1)),
             settings,
             pushed: push::notifier(),
+            observer: None,
         }
+    }
+
+    /// Lets `observer` learn from every turn (the leads desk).
+    pub fn with_observer(mut self, observer: Arc<dyn TurnObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The conversation of a channel identity, created on first contact.
@@ -270,6 +281,7 @@ impl Engine {
         };
 
         let mut language = language;
+        let mut observed_outbox = Vec::new();
         if let Some(input) = input {
             let mut turn = Turn {
                 input,
@@ -280,11 +292,37 @@ impl Engine {
                 state: &mut session.router,
                 replies: Vec::new(),
                 stream,
+                notes: TurnNotes::default(),
             };
             match self.router.route(&mut turn).await {
                 Ok(()) => {
                     language = turn.language;
                     replies.append(&mut turn.replies);
+                    let notes = std::mem::take(&mut turn.notes);
+                    let input = turn.input.clone();
+                    if let Some(observer) = &self.observer {
+                        let observed = observer
+                            .observe(ObservedTurn {
+                                customer_id: &conversation.customer_id,
+                                conversation_id: &conversation.id,
+                                channel: conversation.channel,
+                                language,
+                                input: &input,
+                                notes: &notes,
+                            })
+                            .await;
+                        match observed {
+                            Ok(mut observation) => {
+                                replies.append(&mut observation.replies);
+                                observed_outbox = observation.outbox;
+                            }
+                            // The customer's turn goes on: a lead that could not be
+                            // updated now is updated by their next message.
+                            Err(err) => {
+                                tracing::error!(cause = %err, message = pending.id, "could not update the lead of this turn");
+                            }
+                        }
+                    }
                 }
                 Err(err) => {
                     tracing::error!(cause = %err, message = pending.id, "router failed; apologising");
@@ -314,6 +352,13 @@ impl Engine {
                 },
             )
             .await?;
+        if let Some(observer) = self
+            .observer
+            .as_ref()
+            .filter(|_| !observed_outbox.is_empty())
+        {
+            observer.committed(observed_outbox);
+        }
         metrics::counter!("showroom_messages_total",
             "channel" => conversation.channel.as_str(), "direction" => "out")
         .increment(outbound.len() as u64);

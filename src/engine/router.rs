@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{ChannelKind, Language, Reply, ReplyStream};
+use super::{ChannelKind, Language, Reply, ReplyStream, TurnNotes};
 
 /// What the customer did, as the router sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,9 @@ pub struct Turn<'a> {
     /// Where to stream a reply while it is composed, when the channel shows growing
     /// text (the widget); `None` otherwise.
     pub stream: Option<&'a ReplyStream>,
+    /// What the turn learned about the customer (values collected, actions run), for
+    /// the leads desk.
+    pub notes: TurnNotes,
 }
 
 impl Turn<'_> {

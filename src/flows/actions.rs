@@ -108,22 +108,68 @@ impl StoreActions {
     }
 
     async fn audit(&self, call: &ActionCall<'_>, action: &str) -> Result<(), StoreError> {
+        self.audit_detail(call, action, Value::Object(call.args.clone()))
+            .await
+    }
+
+    async fn audit_detail(
+        &self,
+        call: &ActionCall<'_>,
+        action: &str,
+        detail: Value,
+    ) -> Result<(), StoreError> {
         self.audit
             .record(&AuditEntry {
                 at: now_ms(),
                 actor: format!("customer:{}", call.channel),
                 action: action.into(),
                 subject: Some(call.customer_id.to_owned()),
-                detail: Some(Value::Object(call.args.clone())),
+                detail: Some(detail),
             })
             .await
     }
+
+    /// "Don't contact me" (habeas data): marks the customer opted out and withdraws every
+    /// consent they gave, so nothing later contacts them on the strength of an old "yes".
+    async fn opt_out(&self, call: &ActionCall<'_>) -> Result<(), StoreError> {
+        let at = now_ms();
+        self.customers
+            .set_opted_out(call.customer_id, Some(at))
+            .await?;
+        let mut withdrawn = Vec::new();
+        for purpose in CONSENT_PURPOSES {
+            if self
+                .customers
+                .revoke_consent(call.customer_id, purpose, at)
+                .await?
+                > 0
+            {
+                withdrawn.push(*purpose);
+            }
+        }
+        self.audit(call, "customer.opted_out").await?;
+        if !withdrawn.is_empty() {
+            self.audit_detail(
+                call,
+                "consent.revoked",
+                serde_json::json!({"purposes": withdrawn, "by": "opt_out"}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
+/// The purposes a customer can consent to (`record_consent`'s `purpose`); opting out
+/// withdraws them all.
+pub const CONSENT_PURPOSES: &[&str] = &["contact", "marketing"];
+
 pub const BUILTIN_ACTIONS: &[(&str, &[&str])] = &[
-    // The customer asked not to be contacted: later outreach skips them.
+    // The customer asked not to be contacted: later outreach skips them, and every consent
+    // they gave is withdrawn.
     ("opt_out", &[]),
-    // The customer agreed to be contacted again.
+    // The customer asked to be contacted again: clears the opt-out only. Consents withdrawn
+    // by `opt_out` stay withdrawn until the customer gives a new one (`record_consent`).
     ("opt_in", &[]),
     // A customer asked for a person; kept with the contact and reason they gave.
     ("request_advisor", &[]),
@@ -149,19 +195,127 @@ impl Actions for StoreActions {
 
     async fn run(&self, call: ActionCall<'_>) -> Result<ActionOutcome, ActionError> {
         match call.name {
-            "opt_out" => {
-                self.customers
-                    .set_opted_out(call.customer_id, Some(now_ms()))
-                    .await?;
-                self.audit(&call, "customer.opted_out").await?;
-            }
+            "opt_out" => self.opt_out(&call).await?,
             "opt_in" => {
+                // Deliberately no consent here: a withdrawn authorisation comes back only
+                // with a new explicit "yes" (the privacy flow asks for it).
                 self.customers.set_opted_out(call.customer_id, None).await?;
                 self.audit(&call, "customer.opted_in").await?;
             }
-            "request_advisor" => self.audit(&call, "advisor.requested").await?,
+            "request_advisor" => {
+                // The log keeps why, not who: name and phone live in the profile, where
+                // consent and erasure reach them.
+                let detail: serde_json::Map<String, Value> = call
+                    .args
+                    .iter()
+                    .filter(|(key, _)| matches!(key.as_str(), "reason" | "request"))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect();
+                self.audit_detail(&call, "advisor.requested", Value::Object(detail))
+                    .await?
+            }
             other => return Err(ActionError::Unknown(other.to_owned())),
         }
         Ok(ActionOutcome::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::engine::ChannelIdentity;
+    use crate::store::{ConversationStore, Store};
+
+    async fn store_with_customer() -> (tempfile::TempDir, Store, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let config = StoreConfig {
+            max_connections: 2,
+            acquire_timeout: std::time::Duration::from_secs(10),
+        };
+        let store = Store::connect(&url, &config).await.unwrap();
+        let customer = store
+            .open_conversation(&ChannelIdentity::new(ChannelKind::Web, "w1"), 0)
+            .await
+            .unwrap()
+            .customer_id;
+        (dir, store, customer)
+    }
+
+    fn call<'a>(name: &'a str, customer_id: &'a str) -> ActionCall<'a> {
+        ActionCall {
+            name,
+            args: Map::new(),
+            customer_id,
+            conversation_id: "c1",
+            channel: ChannelKind::Web,
+            language: Language::Es,
+        }
+    }
+
+    fn actions(store: &Store) -> StoreActions {
+        StoreActions::new(Arc::new(store.clone()), Arc::new(store.clone()))
+    }
+
+    fn audited(entries: &[AuditEntry], action: &str) -> Vec<Option<Value>> {
+        entries
+            .iter()
+            .filter(|e| e.action == action)
+            .map(|e| e.detail.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn opting_out_withdraws_every_consent_and_opting_in_gives_none_back() {
+        let (_dir, store, customer) = store_with_customer().await;
+        for purpose in ["contact", "marketing"] {
+            store
+                .record_consent(&customer, purpose, "web", "Acepto.", "2026-12", 1_000)
+                .await
+                .unwrap();
+        }
+        let actions = actions(&store);
+
+        actions.run(call("opt_out", &customer)).await.unwrap();
+        assert!(store.opted_out_at(&customer).await.unwrap().is_some());
+        for purpose in ["contact", "marketing"] {
+            assert!(
+                !store.has_consent(&customer, purpose).await.unwrap(),
+                "{purpose}"
+            );
+        }
+        let audit = store.entries_for(&customer).await.unwrap();
+        assert_eq!(audited(&audit, "customer.opted_out").len(), 1);
+        assert_eq!(
+            audited(&audit, "consent.revoked"),
+            vec![Some(
+                serde_json::json!({"purposes": ["contact", "marketing"], "by": "opt_out"})
+            )]
+        );
+
+        // Opting back in lifts the opt-out only: a new explicit consent is needed.
+        actions.run(call("opt_in", &customer)).await.unwrap();
+        assert_eq!(store.opted_out_at(&customer).await.unwrap(), None);
+        assert!(!store.has_consent(&customer, "contact").await.unwrap());
+        let audit = store.entries_for(&customer).await.unwrap();
+        assert_eq!(audited(&audit, "customer.opted_in").len(), 1);
+        assert!(audited(&audit, "consent.granted").is_empty());
+    }
+
+    #[tokio::test]
+    async fn opting_out_without_consents_records_no_revocation() {
+        let (_dir, store, customer) = store_with_customer().await;
+        actions(&store)
+            .run(call("opt_out", &customer))
+            .await
+            .unwrap();
+        assert!(store.opted_out_at(&customer).await.unwrap().is_some());
+        let audit = store.entries_for(&customer).await.unwrap();
+        assert_eq!(audited(&audit, "customer.opted_out").len(), 1);
+        assert!(audited(&audit, "consent.revoked").is_empty());
     }
 }

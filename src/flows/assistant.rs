@@ -33,6 +33,14 @@ impl FlowRouter {
         text: &str,
     ) -> Result<(), RouteError> {
         let language = turn.language;
+        if is_small_talk(&fold(text)) {
+            // "hola", "gracias": the menu, not a search of the spec sheets. Right after
+            // the greeting (a first "hola" opens the conversation) nothing more is said.
+            if turn.replies.is_empty() && !state.greeted {
+                turn.reply(self.greeting(set, language));
+            }
+            return Ok(());
+        }
         let trigger = set.flow_for_text(&fold(text)).cloned();
         let Some(assistant) = self.assistant.clone() else {
             return match trigger {
@@ -249,5 +257,72 @@ fn flow_tool(flow: &Flow) -> FlowTool {
             flow.title.en, flow.title.es
         ),
         params: flow.params.clone(),
+    }
+}
+
+/// Greetings and thanks with nothing else in them.
+fn is_small_talk(folded: &str) -> bool {
+    const PHRASES: &[&str] = &[
+        "hola",
+        "holi",
+        "buenas",
+        "buen dia",
+        "buenos dias",
+        "buenas tardes",
+        "buenas noches",
+        "hey",
+        "hi",
+        "hello",
+        "good morning",
+        "good afternoon",
+        "good evening",
+        "gracias",
+        "muchas gracias",
+        "mil gracias",
+        "thanks",
+        "thank you",
+        "ok",
+        "okay",
+        "vale",
+        "listo",
+        "saludos",
+    ];
+    let words: Vec<&str> = folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let text = words.join(" ");
+    PHRASES.contains(&text.as_str())
+        || PHRASES.iter().any(|p| {
+            text.strip_prefix(p).is_some_and(|rest| {
+                matches!(rest.trim(), "" | "como estas" | "que tal" | "how are you")
+            })
+        })
+}
+
+#[cfg(test)]
+mod small_talk_tests {
+    use super::is_small_talk;
+
+    #[test]
+    fn greetings_and_thanks_are_small_talk_and_requests_are_not() {
+        for text in [
+            "hola",
+            "hola!",
+            "buenas tardes",
+            "hola como estas",
+            "gracias",
+            "hi",
+        ] {
+            assert!(is_small_talk(text), "{text}");
+        }
+        for text in [
+            "hola quiero una prueba de manejo",
+            "precio tiguan",
+            "ok y el baul",
+            "",
+        ] {
+            assert!(!is_small_talk(text), "{text}");
+        }
     }
 }

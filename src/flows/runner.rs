@@ -98,6 +98,10 @@ pub struct FlowState {
     /// The assistant's recent questions and answers, oldest first, for follow-ups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<crate::assistant::budget::Exchange>,
+    /// The last turn was the conversation's greeting: a "hola" right after it needs no
+    /// second one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub greeted: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -208,7 +212,7 @@ impl FlowRouter {
         Reply::text(text).with_buttons(self.menu_buttons(set, language))
     }
 
-    fn greeting(&self, set: &FlowSet, language: Language) -> Reply {
+    pub(super) fn greeting(&self, set: &FlowSet, language: Language) -> Reply {
         let text = self.settings.greeting.get(language).to_owned();
         self.menu_reply(set, text, language)
     }
@@ -450,8 +454,9 @@ impl FlowRouter {
                     index += 1;
                 }
                 StepKind::Ask(ask) => {
-                    if frame.vars.contains_key(&ask.save) {
+                    if let Some(value) = frame.vars.get(&ask.save) {
                         // Pre-filled by the caller or answered before: don't ask again.
+                        turn.notes.value(&ask.save, value);
                         index += 1;
                         continue;
                     }
@@ -464,6 +469,7 @@ impl FlowRouter {
                 }
                 StepKind::Set(values) => {
                     let values = self.render_values(set, values, &frame.vars, language)?;
+                    turn.notes.values(&values);
                     frame.vars.extend(values);
                     index += 1;
                 }
@@ -519,7 +525,7 @@ impl FlowRouter {
                         .actions
                         .run(ActionCall {
                             name,
-                            args,
+                            args: args.clone(),
                             customer_id: turn.customer_id,
                             conversation_id: turn.conversation_id,
                             channel: turn.channel,
@@ -527,6 +533,7 @@ impl FlowRouter {
                         })
                         .await
                         .map_err(|err| RouteError(Box::new(err)))?;
+                    turn.notes.action(name, &args, &outcome.values);
                     frame.vars.extend(outcome.values);
                     turn.replies.extend(outcome.replies);
                     index += 1;
@@ -781,6 +788,7 @@ impl FlowRouter {
         };
         match accepted {
             Ok((value, display)) => {
+                turn.notes.value(&ask.save, &value);
                 frame.vars.insert(ask.save.clone(), value);
                 frame
                     .vars
@@ -1034,6 +1042,7 @@ impl Router for FlowRouter {
                 _ => self.idle(&set, &mut state, turn).await?,
             }
         }
+        state.greeted = matches!(turn.input, Input::Start { .. });
         *turn.state = serde_json::to_value(&state).unwrap_or(Json::Null);
         Ok(())
     }
@@ -1132,6 +1141,7 @@ steps:
             state,
             replies: Vec::new(),
             stream: None,
+            notes: Default::default(),
         };
         router.route(&mut turn).await.unwrap();
         turn.replies.into_iter().map(|r| r.text).collect()
@@ -1176,6 +1186,7 @@ steps:
             state: &mut state,
             replies: Vec::new(),
             stream: None,
+            notes: Default::default(),
         };
         let mut values = Map::new();
         values.insert("name".into(), Json::String("Luis".into()));
@@ -1196,6 +1207,7 @@ steps:
             state: &mut state,
             replies: Vec::new(),
             stream: None,
+            notes: Default::default(),
         };
         assert!(
             !router

@@ -289,6 +289,7 @@ impl Conversation {
             state: &mut self.session.router,
             replies: Vec::new(),
             stream: None,
+            notes: Default::default(),
         };
         self.router
             .route(&mut turn)

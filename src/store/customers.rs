@@ -132,16 +132,18 @@ impl CustomerStore for Store {
         purpose: &str,
         channel: &str,
         text: &str,
+        version: &str,
         at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO consents (customer_id, purpose, channel, text, granted_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO consents (customer_id, purpose, channel, text, version, granted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(customer_id)
         .bind(purpose)
         .bind(channel)
         .bind(text)
+        .bind(version)
         .bind(at)
         .execute(&self.writer)
         .await
@@ -154,8 +156,8 @@ impl CustomerStore for Store {
         customer_id: &str,
         purpose: &str,
         at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
             "UPDATE consents SET revoked_at = $1 \
              WHERE customer_id = $2 AND purpose = $3 AND revoked_at IS NULL",
         )
@@ -165,7 +167,7 @@ impl CustomerStore for Store {
         .execute(&self.writer)
         .await
         .context("revoking a consent")?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     async fn has_consent(&self, customer_id: &str, purpose: &str) -> Result<bool, StoreError> {

@@ -12,7 +12,10 @@ mod audit;
 mod bookings;
 mod conversations;
 mod customers;
+mod leads;
+mod leads_api;
 mod lock;
+mod outbox;
 
 use std::path::Path;
 use std::time::Duration;
@@ -21,6 +24,11 @@ use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use leads_api::{
+    ConsentRecord, CustomerKey, CustomerRecord, Erasure, LeadFilter, LeadRecord, LeadStatus,
+    LeadStore, LeadTx, NewOutboxMessage, OutboxCounts, OutboxFilter, OutboxRecord, OutboxSelection,
+    OutboxStatus, OutboxStore,
+};
 pub use lock::ConversationLock;
 
 use crate::config::{StoreConfig, redact_url};
@@ -428,23 +436,27 @@ pub trait CustomerStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Records that the customer agreed to `purpose` (`contact`, `marketing`…) on
-    /// `channel`, with the exact `text` they were shown. `at` in Unix milliseconds.
+    /// `channel`: the evidence is the exact `text` they were shown and the `version` of
+    /// that text (flows bump it whenever the wording changes). `at` in Unix milliseconds.
     async fn record_consent(
         &self,
         customer_id: &str,
         purpose: &str,
         channel: &str,
         text: &str,
+        version: &str,
         at: i64,
     ) -> Result<(), StoreError>;
 
-    /// Withdraws every standing consent of the customer for `purpose`.
+    /// Withdraws every standing consent of the customer for `purpose`; the records stay
+    /// as evidence, marked revoked at `at`. Returns how many were withdrawn (0 when there
+    /// was none).
     async fn revoke_consent(
         &self,
         customer_id: &str,
         purpose: &str,
         at: i64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<u64, StoreError>;
 
     /// Whether the customer has a consent for `purpose` that was not revoked.
     async fn has_consent(&self, customer_id: &str, purpose: &str) -> Result<bool, StoreError>;

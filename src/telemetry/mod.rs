@@ -123,4 +123,25 @@ fn describe_metrics() {
         "showroom_flow_reloads_total",
         "Flow reloads by result (ok, invalid)."
     );
+    metrics::describe_counter!(
+        "showroom_crm_deliveries_total",
+        "CRM handoff attempts by outcome (delivered, retry, dead, disabled)."
+    );
+    metrics::describe_histogram!(
+        "showroom_crm_delivery_seconds",
+        metrics::Unit::Seconds,
+        "Time of one CRM delivery attempt."
+    );
+    metrics::describe_counter!(
+        "showroom_leads_events_total",
+        "CRM events written to the outbox, by event (lead.created, lead.updated)."
+    );
+    metrics::describe_counter!(
+        "showroom_leads_changes_total",
+        "Stored lead changes, by the lead's band after the change."
+    );
+    metrics::describe_counter!(
+        "showroom_leads_llm_reads_total",
+        "Messages the LLM read for leads, by outcome (read, failed)."
+    );
 }

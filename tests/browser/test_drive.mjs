@@ -79,12 +79,13 @@ async function run() {
   await press(null); // the first free day
   await expectText('¿A qué hora?');
   await press(null); // the first free time
+  // Consent comes first: nothing personal is asked before the customer agrees.
+  await expectText('¿Nos autorizas?');
+  await press('Sí, autorizo');
   await expectText('¿Cómo te llamas?');
   await type('Ana María Gómez');
   await expectText('¿A qué número de celular te podemos contactar?');
   await type('300 123 4567');
-  await expectText('¿Nos autorizas?');
-  await press('Sí, autorizo');
   await expectText('Confirmemos: prueba de manejo del Tiguan en Sede Norte');
   await press('Sí, agendar');
   await expectText('Tu prueba de manejo quedó agendada.');

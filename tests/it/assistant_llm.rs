@@ -23,6 +23,7 @@ fn question(text: &str) -> ChatRequest {
         ],
         tools: Vec::new(),
         max_tokens: 200,
+        response_schema: None,
     }
 }
 
@@ -387,6 +388,7 @@ async fn the_obedient_fake_otherwise_quotes_the_context_or_says_ok() {
         ],
         tools: Vec::new(),
         max_tokens: 100,
+        response_schema: None,
     };
     let (result, _) = ask(&client, &with_context).await;
     assert_eq!(

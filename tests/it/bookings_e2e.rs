@@ -89,9 +89,24 @@ fn texts(replies: &[Value]) -> String {
         .join("\n")
 }
 
+/// The consent question among `replies`, exactly as the customer saw it.
+fn consent_question(replies: &[Value]) -> String {
+    replies
+        .iter()
+        .filter_map(|r| r["text"].as_str())
+        .find(|text| text.contains("¿Nos autorizas?"))
+        .unwrap_or_else(|| panic!("no consent question in {replies:?}"))
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
-    let server = start_server(|raw| raw.flows_dir = SHIPPED_FLOWS.into()).await;
+    use crate::booking_support::{open_store, start_in};
+    use showroom::store::{CustomerStore, LeadStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start_in(&data, None, |raw| raw.flows_dir = SHIPPED_FLOWS.into()).await;
     let mut chat = Chat {
         client: reqwest::Client::new(),
         url: server.url("/api/v1/chat/messages"),
@@ -114,10 +129,13 @@ async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
     let replies = chat.press(&replies, &day).await;
     let time = first_button(&replies);
     let replies = chat.press(&replies, &time).await;
+    // Consent comes before any personal data is asked.
+    assert!(!texts(&replies).contains("¿Cómo te llamas?"), "{replies:?}");
+    let question = consent_question(&replies);
+    let replies = chat.press(&replies, "Sí, autorizo").await;
     assert!(texts(&replies).contains("¿Cómo te llamas?"), "{replies:?}");
     chat.say("Ana María Gómez").await;
     let replies = chat.say("300 123 4567").await;
-    let replies = chat.press(&replies, "Sí, autorizo").await;
     assert!(
         texts(&replies).contains("Confirmemos: prueba de manejo del Tiguan en Sede Norte"),
         "{replies:?}"
@@ -170,6 +188,24 @@ async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
     assert_eq!(admin["booking"]["status"], "confirmed", "{admin}");
     assert_eq!(admin["booking"]["model"], "tiguan", "{admin}");
 
+    // The consent is kept as evidence: the very words she saw, their version, the channel.
+    let store = open_store(&data).await;
+    let ana = store
+        .find_customer_by_phone("+573001234567")
+        .await
+        .unwrap()
+        .expect("the customer who booked");
+    let consents = store.consents(&ana).await.unwrap();
+    assert_eq!(consents.len(), 1, "{consents:?}");
+    assert_eq!(consents[0].text, question);
+    assert!(question.contains("Autos del Valle"), "{question}");
+    assert_eq!(consents[0].version.as_deref(), Some("2026-12"));
+    assert_eq!(
+        (consents[0].purpose.as_str(), consents[0].channel.as_str()),
+        ("contact", "web")
+    );
+    assert!(consents[0].revoked_at.is_none());
+
     // "Mis citas" lists it; the customer cancels it.
     let replies = chat.say("mis citas").await;
     assert!(
@@ -195,6 +231,60 @@ async fn a_customer_books_a_test_drive_and_cancels_it_over_the_chat_api() {
     server.stop().await;
 }
 
+/// "No autorizo": the booking stops before the name and phone are asked, and nothing
+/// personal is kept: no consent, no contact details.
+#[tokio::test]
+async fn without_consent_no_name_or_phone_is_asked_nor_kept() {
+    use crate::booking_support::{find_web_conversation, open_store, start_in};
+    use showroom::store::{CustomerStore, LeadStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start_in(&data, None, |raw| raw.flows_dir = SHIPPED_FLOWS.into()).await;
+    let mut chat = Chat {
+        client: reqwest::Client::new(),
+        url: server.url("/api/v1/chat/messages"),
+        session: None,
+    };
+    let greeting = chat.send(json!({})).await;
+    chat.press(&greeting, "Prueba de manejo").await;
+    let replies = chat.say("tiguan").await;
+    let replies = chat.press(&replies, "Sede Norte").await;
+    let day = first_button(&replies);
+    let replies = chat.press(&replies, &day).await;
+    let time = first_button(&replies);
+    let replies = chat.press(&replies, &time).await;
+    consent_question(&replies);
+    let replies = chat.press(&replies, "No autorizo").await;
+    let said = texts(&replies);
+    assert!(
+        said.contains("Sin tu autorización no podemos agendar"),
+        "{said}"
+    );
+    assert!(!said.contains("¿Cómo te llamas?"), "{said}");
+    // Whatever they type next is not taken as a name: the booking is over.
+    let replies = chat.say("Ana María Gómez").await;
+    assert!(!texts(&replies).contains("¿A qué número"), "{replies:?}");
+
+    let store = open_store(&data).await;
+    let customer = find_web_conversation(&store, chat.session.clone().unwrap())
+        .await
+        .customer_id;
+    assert!(store.consents(&customer).await.unwrap().is_empty());
+    assert!(!store.has_consent(&customer, "contact").await.unwrap());
+    let record = store
+        .customer_record(&customer)
+        .await
+        .unwrap()
+        .expect("the customer");
+    assert_eq!(
+        (record.profile.name, record.profile.phone),
+        (None, None),
+        "personal data kept without consent"
+    );
+    server.stop().await;
+}
+
 #[test]
 fn a_customer_books_a_service_appointment_in_showroom_chat() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,8 +300,8 @@ fn a_customer_books_a_service_appointment_in_showroom_chat() {
         .spawn()
         .expect("start showroom chat");
     // Menu 2 (service), plate, model, year, mileage, service 1, branch 1, day 2
-    // (always a working day with free times), time 1, name, phone, consent 1, confirm 1.
-    let script = "2\nabc 123\nduster\n2021\n45 mil\n1\n1\n2\n1\nAna María Gómez\n300 123 4567\n1\n1\n/salir\n";
+    // (always a working day with free times), time 1, consent 1, name, phone, confirm 1.
+    let script = "2\nabc 123\nduster\n2021\n45 mil\n1\n1\n2\n1\n1\nAna María Gómez\n300 123 4567\n1\n/salir\n";
     child
         .stdin
         .take()
@@ -229,6 +319,11 @@ fn a_customer_books_a_service_appointment_in_showroom_chat() {
         stdout.contains("¿Cuál es la placa de tu carro?"),
         "{stdout}"
     );
+    let consent = stdout
+        .find("¿Nos autorizas?")
+        .expect("the consent question");
+    let name = stdout.find("¿Cómo te llamas?").expect("the name question");
+    assert!(consent < name, "consent must come first: {stdout}");
     assert!(
         stdout.contains(
             "Mantenimiento por kilometraje para tu Duster 2021 (placa ABC-123, 45.000 km)"
@@ -262,10 +357,10 @@ async fn to_confirmation(
     let day = day.unwrap_or_else(|| last_button(&replies));
     let replies = chat.press(&replies, &day).await;
     let time = time.unwrap_or_else(|| first_button(&replies));
-    chat.press(&replies, &time).await;
+    let replies = chat.press(&replies, &time).await;
+    chat.press(&replies, "Sí, autorizo").await;
     chat.say("Cliente de Prueba").await;
     let replies = chat.say("300 123 4567").await;
-    let replies = chat.press(&replies, "Sí, autorizo").await;
     assert!(texts(&replies).contains("¿La agendo?"), "{replies:?}");
     (chat, replies, day, time)
 }
@@ -382,7 +477,7 @@ async fn an_outreach_offer_starts_the_service_flow_with_the_car_filled_in() {
         .await
         .unwrap();
     store
-        .record_consent(&ana.customer_id, "contact", "web", "booking", 0)
+        .record_consent(&ana.customer_id, "contact", "web", "booking", "2026-12", 0)
         .await
         .unwrap();
 

@@ -175,6 +175,7 @@ async fn outreach_follows_the_channel_rules_and_reaches_the_customer() {
             "contact",
             "web",
             "Acepto que me contacten por este medio.",
+            "2026-12",
             now_ms(),
         )
         .await
@@ -252,7 +253,14 @@ async fn outreach_follows_the_channel_rules_and_reaches_the_customer() {
     // Bruno opted out: refused whatever his consent says.
     let bruno = open_web_conversation(&client, &server, &store).await;
     store
-        .record_consent(&bruno.customer_id, "contact", "web", "Acepto.", now_ms())
+        .record_consent(
+            &bruno.customer_id,
+            "contact",
+            "web",
+            "Acepto.",
+            "2026-12",
+            now_ms(),
+        )
         .await
         .unwrap();
     store

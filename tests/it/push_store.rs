@@ -166,16 +166,36 @@ async fn suite(store: Store) {
     );
     assert!(!store.has_consent(&customer, "contact").await.unwrap());
     store
-        .record_consent(&customer, "contact", "telegram", "Acepto.", 1_000)
+        .record_consent(
+            &customer, "contact", "telegram", "Acepto.", "2026-12", 1_000,
+        )
         .await
         .unwrap();
     assert!(store.has_consent(&customer, "contact").await.unwrap());
     assert!(!store.has_consent(&customer, "marketing").await.unwrap());
-    store
-        .revoke_consent(&customer, "contact", 2_000)
-        .await
-        .unwrap();
+    assert_eq!(
+        store
+            .revoke_consent(&customer, "contact", 2_000)
+            .await
+            .unwrap(),
+        1
+    );
     assert!(!store.has_consent(&customer, "contact").await.unwrap());
+    // Nothing left to withdraw, and a purpose never granted: nothing happens.
+    assert_eq!(
+        store
+            .revoke_consent(&customer, "contact", 3_000)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_consent(&customer, "marketing", 3_000)
+            .await
+            .unwrap(),
+        0
+    );
 
     // Outreach: the cap counts within the window; a used key returns the first record.
     let record = |id: &str, key: Option<&str>, at: i64| OutreachRecord {

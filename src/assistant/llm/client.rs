@@ -22,7 +22,7 @@ use async_openai::types::chat::{
     ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
     ChatCompletionRequestSystemMessageContent, ChatCompletionRequestUserMessage,
     ChatCompletionRequestUserMessageContent, ChatCompletionTool, ChatCompletionTools,
-    CreateChatCompletionRequest, FunctionObject,
+    CreateChatCompletionRequest, FunctionObject, ResponseFormat, ResponseFormatJsonSchema,
 };
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -134,6 +134,16 @@ impl LlmClient {
             stream: Some(true),
             // Some servers refuse an empty list.
             tools: (!tools.is_empty()).then_some(tools),
+            response_format: request.response_schema.as_ref().map(|format| {
+                ResponseFormat::JsonSchema {
+                    json_schema: ResponseFormatJsonSchema {
+                        description: None,
+                        name: format.name.clone(),
+                        schema: format.schema.clone(),
+                        strict: Some(true),
+                    },
+                }
+            }),
             ..CreateChatCompletionRequest::default()
         };
         if self.completion_tokens_field.load(Ordering::Relaxed) {
@@ -455,6 +465,7 @@ mod tests {
             ],
             tools,
             max_tokens: 300,
+            response_schema: None,
         }
     }
 
@@ -489,6 +500,28 @@ mod tests {
 
         let plain = serde_json::to_value(client.wire_request(&request(Vec::new()))).expect("json");
         assert!(plain.get("tools").is_none(), "no empty tools list: {plain}");
+        assert!(plain.get("response_format").is_none(), "{plain}");
+    }
+
+    #[test]
+    fn a_response_schema_asks_for_strict_structured_output() {
+        let client = LlmClient::new(&config("http://127.0.0.1:9/v1")).expect("valid");
+        let mut asked = request(Vec::new());
+        asked.response_schema = Some(crate::assistant::llm::ResponseSchema {
+            name: "customer_facts".into(),
+            schema: json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        });
+        let body = serde_json::to_value(client.wire_request(&asked)).expect("json");
+        assert_eq!(body["response_format"]["type"], "json_schema");
+        assert_eq!(
+            body["response_format"]["json_schema"]["name"],
+            "customer_facts"
+        );
+        assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+        assert_eq!(
+            body["response_format"]["json_schema"]["schema"]["additionalProperties"],
+            false
+        );
     }
 
     #[test]

@@ -86,6 +86,17 @@ pub struct ChatRequest {
     pub tools: Vec<ToolSpec>,
     /// Most tokens of the answer (sent as `max_tokens`).
     pub max_tokens: u32,
+    /// Asks for a JSON answer following this schema (structured output), instead of
+    /// free text.
+    pub response_schema: Option<ResponseSchema>,
+}
+
+/// A JSON Schema the answer must follow (`response_format: json_schema`, strict).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseSchema {
+    /// `a-z`, `A-Z`, `0-9`, `_` and `-`, at most 64 characters.
+    pub name: String,
+    pub schema: serde_json::Value,
 }
 
 /// A call the model asked for, with its arguments parsed.
