@@ -437,7 +437,7 @@ impl Delivery {
         match attempt {
             Attempt::Delivered(status) => {
                 count("delivered");
-                match self.outbox.mark_delivered(id, worker, status, now).await {
+                match self.outbox.record_delivered(id, worker, status, now).await {
                     Ok(true) => {
                         tracing::info!(
                             webhook_id,
@@ -848,7 +848,7 @@ mod tests {
             self.leased(id, worker, |m| m.record.body = Some(body.to_owned()));
             Ok(())
         }
-        async fn mark_delivered(
+        async fn record_delivered(
             &self,
             id: i64,
             worker: &str,

@@ -513,3 +513,66 @@ impl TurnObserver for LeadDesk {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::*;
+
+    fn notes(actions: &[(&str, Value, Value)]) -> TurnNotes {
+        let mut notes = TurnNotes::default();
+        for (name, args, outcome) in actions {
+            let object = |v: &Value| v.as_object().cloned().unwrap_or_else(Map::new);
+            notes.action(name, &object(args), &object(outcome));
+        }
+        notes
+    }
+
+    #[test]
+    fn a_booking_counts_only_when_it_was_made() {
+        let booked = Events::from_notes(&notes(&[(
+            "book_test_drive",
+            json!({"model": "tiguan"}),
+            json!({"booked": "yes"}),
+        )]));
+        assert!(booked.booked_test_drive);
+        assert_eq!(booked.handoff_reason(), Some("booking"));
+        let taken = Events::from_notes(&notes(&[(
+            "book_test_drive",
+            json!({"model": "tiguan"}),
+            json!({"booked": "no"}),
+        )]));
+        assert!(
+            !taken.any(),
+            "someone else took the slot: no booking, no handoff"
+        );
+    }
+
+    #[test]
+    fn a_privacy_request_is_not_a_sales_lead() {
+        let privacy = Events::from_notes(&notes(&[(
+            "request_advisor",
+            json!({"reason": "privacy"}),
+            json!({}),
+        )]));
+        assert!(!privacy.requested_advisor);
+        let sales = Events::from_notes(&notes(&[(
+            "request_advisor",
+            json!({"reason": "buy"}),
+            json!({}),
+        )]));
+        assert_eq!(sales.handoff_reason(), Some("advisor"));
+        assert_eq!(
+            sales.signals().collect::<Vec<_>>(),
+            [Signal::RequestedAdvisor]
+        );
+    }
+
+    #[test]
+    fn opting_out_is_a_signal_and_never_a_handoff() {
+        let out = Events::from_notes(&notes(&[("opt_out", json!({}), json!({}))]));
+        assert_eq!(out.signals().collect::<Vec<_>>(), [Signal::OptedOut]);
+        assert_eq!(out.handoff_reason(), None);
+    }
+}

@@ -752,29 +752,3 @@ mod tests {
         assert_eq!(signals, vec![Signal::HasTradeIn, Signal::JustLooking]);
     }
 }
-#[cfg(test)]
-mod tmp_timing {
-    #[test]
-    fn timing() {
-        let x = super::test_support::extractor();
-        let msg = "Hola, me llamo Laura Restrepo, vivo en Cali. Quiero la T-Cross en la sede sur, presupuesto de 110 millones, a crédito, la compro este mes. Mi cel 315 555 1234 y correo laura@example.com";
-        let long = "bla bla tengo una pregunta sobre el carro 2018 y el precio ".repeat(50);
-        for (name, text) in [
-            ("short", "¿cuánto cuesta la tiguan?"),
-            ("typical", msg),
-            ("2000 chars", long.as_str()),
-        ] {
-            let n = 2000;
-            let start = std::time::Instant::now();
-            for _ in 0..n {
-                std::hint::black_box(x.extract(text, super::test_support::today()));
-            }
-            eprintln!("{name}: {:?} per call", start.elapsed() / n);
-        }
-        let start = std::time::Instant::now();
-        for _ in 0..100 {
-            std::hint::black_box(super::test_support::extractor());
-        }
-        eprintln!("Extractor::new: {:?}", start.elapsed() / 100);
-    }
-}

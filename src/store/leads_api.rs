@@ -345,7 +345,7 @@ pub trait OutboxStore: Send + Sync {
     async fn set_body(&self, id: i64, worker: &str, body: &str) -> Result<(), StoreError>;
 
     /// The attempt got a 2xx. False when the lease was lost meanwhile.
-    async fn mark_delivered(
+    async fn record_delivered(
         &self,
         id: i64,
         worker: &str,
@@ -382,7 +382,8 @@ pub trait OutboxStore: Send + Sync {
 
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
 
-    /// Puts dead (or still pending) messages back in line now, with their attempts reset.
+    /// Puts dead (or waiting, unclaimed) messages back in line now, with their attempts
+    /// reset.
     async fn retry_outbox(&self, which: &OutboxSelection, now: i64) -> Result<u64, StoreError>;
 
     /// Sends delivered messages again, with the same `webhook-id` and body.

@@ -163,7 +163,7 @@ impl OutboxStore for Store {
         Ok(())
     }
 
-    async fn mark_delivered(
+    async fn record_delivered(
         &self,
         id: i64,
         worker: &str,
@@ -346,7 +346,9 @@ impl OutboxStore for Store {
     }
 }
 
-/// Puts messages in `statuses` back to pending, due `now`, with `reset` applied.
+/// Puts messages in `statuses` back to pending, due `now`, with `reset` applied. A
+/// pending message a worker holds right now is left to it: taking it back could send it
+/// twice.
 async fn requeue(
     store: &Store,
     which: &OutboxSelection,
@@ -362,7 +364,8 @@ async fn requeue(
         .join(", ");
     let head = format!(
         "UPDATE outbox SET status = 'pending', {reset} next_attempt_at = $1, locked_by = NULL, \
-         locked_until = NULL WHERE status IN ({status_list})"
+         locked_until = NULL WHERE status IN ({status_list}) \
+         AND (status <> 'pending' OR locked_until IS NULL OR locked_until < $1)"
     );
     let done = match which {
         OutboxSelection::Ids(ids) if ids.is_empty() => return Ok(0),

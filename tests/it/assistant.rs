@@ -522,3 +522,61 @@ async fn a_broken_prompt_edit_is_reported_and_the_last_good_prompts_stay_live() 
     assert!(text.contains("13 km/l"), "{text}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn with_an_llm_longer_messages_are_also_read_for_the_lead() {
+    let fake = FakeLlm::start().await;
+    // What the model "reads": the rules alone would not find the budget phrased this way.
+    fake.push_structured(json!({
+        "name": null, "phone": null, "email": null, "national_id": null, "city": "Cali",
+        "model": "tiguan", "branch": null, "budget": 120_000_000,
+        "timeframe": "within_30_days", "financing": true, "trade_in": null,
+        "asked_price": true, "asked_financing": true, "just_looking": false
+    }));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = server(&dir.path().join("data"), llm_on(&fake)).await;
+    let mut socket = open_widget(&server).await;
+    ask(
+        &mut socket,
+        "mi esposa y yo queremos algo familiar como la tiguan, nos alcanza con ciento veinte palos y la queremos antes de navidad",
+    )
+    .await;
+
+    let client = reqwest::Client::new();
+    let lead = crate::support::wait_for(|| {
+        let client = client.clone();
+        let url = server.url("/admin/api/leads");
+        async move {
+            let body: Value = client
+                .get(url)
+                .bearer_auth(crate::support::ADMIN_TOKEN)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let lead = body["leads"].get(0)?.clone();
+            (lead["lead"]["interest"]["budget_cop"] == 120_000_000
+                || lead["interest"]["budget_cop"] == 120_000_000)
+                .then_some(lead)
+        }
+    })
+    .await
+    .expect("the LLM's reading reached the lead");
+    println!("lead after the LLM read the message: {lead}");
+    let text = lead.to_string();
+    assert!(text.contains("within_30_days"), "{text}");
+    assert!(text.contains("asked_price"), "{text}");
+    // No consent was given: the city (personal data) was not kept on the profile.
+    assert!(!text.contains("\"Cali\""), "{text}");
+
+    let read = fake.structured_requests();
+    assert_eq!(read.len(), 1, "one reading per longer message");
+    assert_eq!(read[0]["response_format"]["json_schema"]["strict"], true);
+    let prompt = read[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(prompt.contains("ciento veinte palos"), "{prompt}");
+    server.stop().await;
+}

@@ -122,6 +122,10 @@ impl FakeReply {
 struct Shared {
     script: Mutex<VecDeque<FakeReply>>,
     requests: Mutex<Vec<Value>>,
+    /// Structured-output requests (`response_format: json_schema`, the leads reader)
+    /// have their own script and log, so they never take a reply meant for an answer.
+    structured: Mutex<VecDeque<Value>>,
+    structured_requests: Mutex<Vec<Value>>,
     next_id: AtomicU64,
 }
 
@@ -138,6 +142,8 @@ impl FakeLlm {
         let shared = Arc::new(Shared {
             script: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
+            structured: Mutex::new(VecDeque::new()),
+            structured_requests: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
         });
         let app = Router::new()
@@ -166,7 +172,26 @@ impl FakeLlm {
             .push_back(reply);
     }
 
-    /// Every request body received, in order.
+    /// Queues the JSON a coming structured-output request gets (otherwise: every
+    /// property null, every flag false).
+    pub fn push_structured(&self, reply: Value) {
+        self.shared
+            .structured
+            .lock()
+            .expect("fake LLM structured script")
+            .push_back(reply);
+    }
+
+    /// Every structured-output request body received, in order.
+    pub fn structured_requests(&self) -> Vec<Value> {
+        self.shared
+            .structured_requests
+            .lock()
+            .expect("fake LLM structured requests")
+            .clone()
+    }
+
+    /// Every request body received, in order (structured-output ones aside).
     pub fn requests(&self) -> Vec<Value> {
         self.shared
             .requests
@@ -227,6 +252,9 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             );
         }
     };
+    if request["response_format"]["type"] == "json_schema" {
+        return structured(&shared, request);
+    }
     shared
         .requests
         .lock()
@@ -274,6 +302,55 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         "chatcmpl-fake{}",
         shared.next_id.fetch_add(1, Ordering::Relaxed)
     );
+    if request["stream"].as_bool().unwrap_or(false) {
+        streamed(&id, &model, answer)
+    } else {
+        whole(&id, &model, answer)
+    }
+}
+
+/// A structured-output answer: the scripted JSON, or nothing found.
+fn structured(shared: &Shared, request: Value) -> Response {
+    shared
+        .structured_requests
+        .lock()
+        .expect("fake LLM structured requests")
+        .push(request.clone());
+    let scripted = shared
+        .structured
+        .lock()
+        .expect("fake LLM structured script")
+        .pop_front();
+    let answer = scripted.unwrap_or_else(|| {
+        let properties = request["response_format"]["json_schema"]["schema"]["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let nothing: serde_json::Map<String, Value> = properties
+            .into_iter()
+            .map(|(key, spec)| {
+                let flag = spec["type"] == "boolean";
+                (
+                    key,
+                    if flag {
+                        Value::Bool(false)
+                    } else {
+                        Value::Null
+                    },
+                )
+            })
+            .collect();
+        Value::Object(nothing)
+    });
+    let model = request["model"].as_str().unwrap_or("fake-model").to_owned();
+    let id = format!(
+        "chatcmpl-structured{}",
+        shared.next_id.fetch_add(1, Ordering::Relaxed)
+    );
+    let answer = Answer::Text {
+        pieces: vec![answer.to_string()],
+        delay: Duration::ZERO,
+    };
     if request["stream"].as_bool().unwrap_or(false) {
         streamed(&id, &model, answer)
     } else {

@@ -21,6 +21,7 @@ mod knowledge;
 mod knowledge_embeddings;
 mod knowledge_index;
 mod leads;
+mod leads_store;
 mod ordering_postgres;
 mod outreach;
 mod push_store;
