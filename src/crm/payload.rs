@@ -714,6 +714,10 @@ impl PayloadBuilder {
                 channels.push(channel.to_owned());
             }
             for message in self.conversations.transcript(&conversation.id).await? {
+                // "Chat opened" events carry no words.
+                if message.direction == Direction::In && message.text.is_empty() {
+                    continue;
+                }
                 let line = TranscriptLine {
                     at: Time::from_millis(message.created_at),
                     channel: channel.to_owned(),
@@ -721,7 +725,7 @@ impl PayloadBuilder {
                         Direction::In => MessageDirection::In,
                         Direction::Out => MessageDirection::Out,
                     },
-                    text: message.text,
+                    text: without_link_tokens(&message.text),
                     buttons: message.buttons.into_iter().map(|b| b.title).collect(),
                 };
                 lines.push((message.created_at, message.id, line));
@@ -914,6 +918,15 @@ fn pesos(amount: u64) -> String {
         grouped.push(digit);
     }
     format!("${grouped}")
+}
+
+/// The bot's messages carry private links (`…/bookings/PM-7K3QX.ics?token=…`) that let
+/// anyone holding them read the booking; the CRM gets the link without its token.
+fn without_link_tokens(text: &str) -> String {
+    static TOKEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"([?&]token=)[^\s&#]+").expect("a valid pattern")
+    });
+    TOKEN.replace_all(text, "${1}…").into_owned()
 }
 
 #[cfg(test)]
@@ -1644,5 +1657,21 @@ mod tests {
             body,
             privacy_erased_body("c1", &["lead1".into()], T0 + 3_000)
         );
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::without_link_tokens;
+
+    #[test]
+    fn booking_links_reach_the_crm_without_their_token() {
+        assert_eq!(
+            without_link_tokens(
+                "Agrégala: https://dealer.co/api/v1/bookings/PM-7K3QX.ics?token=s3cr3t-x_y and more"
+            ),
+            "Agrégala: https://dealer.co/api/v1/bookings/PM-7K3QX.ics?token=… and more"
+        );
+        assert_eq!(without_link_tokens("sin enlaces"), "sin enlaces");
     }
 }

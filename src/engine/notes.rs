@@ -38,9 +38,9 @@ impl TurnNotes {
         }
     }
 
+    /// An action ran. Its arguments and results stay with it, not among `values`: a
+    /// `version` passed to `record_consent` is not the trim of a car.
     pub fn action(&mut self, name: &str, args: &Map<String, Value>, outcome: &Map<String, Value>) {
-        self.values(args);
-        self.values(outcome);
         self.actions.push(ActionNote {
             name: name.to_owned(),
             args: args.clone(),

@@ -1043,6 +1043,11 @@ impl Router for FlowRouter {
             }
         }
         state.greeted = matches!(turn.input, Input::Start { .. });
+        // What the flow under way knows, so the lead sees each value with its context
+        // (`booking_kind: service` next to the `model` of the customer's own car).
+        if let Some(frame) = state.stack.last() {
+            turn.notes.values(&frame.vars);
+        }
         *turn.state = serde_json::to_value(&state).unwrap_or(Json::Null);
         Ok(())
     }

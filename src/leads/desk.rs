@@ -42,18 +42,23 @@ struct Events {
     requested_advisor: bool,
     opted_out: bool,
     opted_in: bool,
+    /// A booking was cancelled or moved: the CRM's copy of it is out of date.
+    booking_changed: bool,
+}
+
+/// The action ran and set `flag` to "yes".
+fn ran_with(notes: &TurnNotes, action: &str, flag: &str) -> bool {
+    notes
+        .actions
+        .iter()
+        .any(|a| a.name == action && a.outcome.get(flag).and_then(|v| v.as_str()) == Some("yes"))
 }
 
 impl Events {
     fn from_notes(notes: &TurnNotes) -> Self {
-        let booked = |name: &str| {
-            notes.ran(name).is_some_and(|action| {
-                action.outcome.get("booked").and_then(|v| v.as_str()) == Some("yes")
-            })
-        };
         Self {
-            booked_test_drive: booked("book_test_drive"),
-            booked_service: booked("book_service"),
+            booked_test_drive: ran_with(notes, "book_test_drive", "booked"),
+            booked_service: ran_with(notes, "book_service", "booked"),
             // A privacy request goes to a person too, but it is not a sales lead.
             requested_advisor: notes.actions.iter().any(|action| {
                 action.name == "request_advisor"
@@ -61,6 +66,8 @@ impl Events {
             }),
             opted_out: notes.ran("opt_out").is_some(),
             opted_in: notes.ran("opt_in").is_some(),
+            booking_changed: ran_with(notes, "cancel_booking", "cancelled")
+                || ran_with(notes, "reschedule_booking", "rescheduled"),
         }
     }
 
@@ -226,7 +233,22 @@ impl LeadDesk {
             }
             _ => Extracted::default(),
         };
-        let from_values = self.extractor.from_values(&turn.notes.values);
+        // In a service booking the model is the car they own, not one they want.
+        let servicing = turn
+            .notes
+            .values
+            .get("booking_kind")
+            .and_then(|v| v.as_str())
+            == Some("service")
+            || turn.notes.ran("book_service").is_some();
+        if servicing {
+            facts.interest.model = None;
+        }
+        let mut values = turn.notes.values.clone();
+        if servicing {
+            values.remove("model");
+        }
+        let from_values = self.extractor.from_values(&values);
         facts.profile.merge(&from_values.profile);
         facts.interest.merge(&from_values.interest);
         facts.signals.extend(from_values.signals);
@@ -293,7 +315,7 @@ impl LeadDesk {
             }
         }
 
-        let (mut lead, is_new) = self
+        let (mut lead, is_new, merged_away) = self
             .current_lead(&mut *tx, &customer, folded, turn, now_ms)
             .await?;
         let before = lead.clone();
@@ -325,6 +347,8 @@ impl LeadDesk {
         lead.reasons = qualification.reasons.clone();
 
         let changed = is_new
+            || !merged_away.is_empty()
+            || events.booking_changed
             || profile_changed
             || lead.interest != before.interest
             || lead.signals != before.signals
@@ -359,6 +383,7 @@ impl LeadDesk {
             _ => None,
         };
         tx.save_lead(&lead).await?;
+        let mut counted = None;
         if let Some((event, dedupe_key, coalesce)) = event {
             let written = tx
                 .enqueue(&NewOutboxMessage {
@@ -371,10 +396,29 @@ impl LeadDesk {
                     not_before: now_ms + self.settle.as_millis() as i64,
                 })
                 .await?;
+            if written.is_some() {
+                counted = Some(event);
+            }
             observation.outbox.extend(written);
-            metrics::counter!("showroom_leads_events_total", "event" => event).increment(1);
+        }
+        for merged in merged_away {
+            let written = tx
+                .enqueue(&NewOutboxMessage {
+                    event: "lead.updated".into(),
+                    customer_id: Some(lead.customer_id.clone()),
+                    lead_id: Some(merged),
+                    body: None,
+                    dedupe_key: None,
+                    coalesce: true,
+                    not_before: now_ms + self.settle.as_millis() as i64,
+                })
+                .await?;
+            observation.outbox.extend(written);
         }
         tx.commit().await?;
+        if let Some(event) = counted {
+            metrics::counter!("showroom_leads_events_total", "event" => event).increment(1);
+        }
         metrics::counter!("showroom_leads_changes_total", "band" => lead.band.as_str())
             .increment(1);
         Ok(observation)
@@ -389,7 +433,7 @@ impl LeadDesk {
         folded: Vec<LeadRecord>,
         turn: &Origin,
         now_ms: i64,
-    ) -> Result<(LeadRecord, bool), StoreError> {
+    ) -> Result<(LeadRecord, bool, Vec<String>), StoreError> {
         let mut candidates = tx.active_leads().await?;
         candidates.extend(folded);
         candidates.sort_by_key(|lead| {
@@ -423,8 +467,9 @@ impl LeadDesk {
                 created_at: now_ms,
                 updated_at: now_ms,
             };
-            return Ok((lead, true));
+            return Ok((lead, true, Vec::new()));
         };
+        let mut announced = Vec::new();
         lead.customer_id = customer.id.clone();
         for mut other in candidates {
             // The surviving lead's facts win; the other fills what it lacks.
@@ -432,13 +477,17 @@ impl LeadDesk {
             interest.merge(&lead.interest);
             lead.interest = interest;
             lead.signals.extend(other.signals.iter().copied());
+            if other.status == LeadStatus::HandedOff {
+                // The CRM has this one: tell it where it went.
+                announced.push(other.id.clone());
+            }
             other.status = LeadStatus::Merged;
             other.merged_into = Some(lead.id.clone());
             other.updated_at = now_ms;
             other.revision += 1;
             tx.save_lead(&other).await?;
         }
-        Ok((lead, false))
+        Ok((lead, false, announced))
     }
 
     /// Routes the lead to a branch and advisor and marks it handed off; returns what the

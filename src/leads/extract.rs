@@ -379,6 +379,12 @@ impl Extractor {
                 }
                 ("financing", _) => out.interest.financing = financing_value(value),
                 ("trade_in", _) => out.interest.trade_in = trade_in_value(value),
+                // The quote flow asks "¿Qué versión…?"; "no sé" is no trim.
+                ("trim" | "version", Some(trim))
+                    if trim.chars().count() <= 60 && !is_unknown(trim) =>
+                {
+                    out.interest.trim = Some(trim.to_owned());
+                }
                 _ => {}
             }
         }
@@ -507,6 +513,24 @@ fn scalar_text(value: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// "no sé", "ni idea", "not sure": an answer that says nothing.
+fn is_unknown(text: &str) -> bool {
+    let words = words_of(text);
+    [
+        "no se",
+        "nose",
+        "ni idea",
+        "no lo se",
+        "no sabria",
+        "cualquiera",
+        "not sure",
+        "i don t know",
+        "dont know",
+        "no idea",
+    ]
+    .contains(&words.as_str())
 }
 
 #[cfg(test)]
@@ -750,5 +774,26 @@ mod tests {
         assert_eq!(x.interest.trade_in.as_deref(), Some(""));
         let signals: Vec<Signal> = x.signals.into_iter().collect();
         assert_eq!(signals, vec![Signal::HasTradeIn, Signal::JustLooking]);
+    }
+}
+
+#[cfg(test)]
+mod trim_tests {
+    use serde_json::{Map, Value, json};
+
+    use super::Extractor;
+
+    fn values(pairs: Value) -> Map<String, Value> {
+        pairs.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn the_quote_flows_version_is_the_trim_unless_it_is_i_dont_know() {
+        let config = crate::config::Config::defaults_with_data_dir("/tmp/unused").unwrap();
+        let extractor = Extractor::new(&config.catalog, config.flows.phone_region);
+        let read = extractor.from_values(&values(json!({"version": "Highline 1.4 TSI"})));
+        assert_eq!(read.interest.trim.as_deref(), Some("Highline 1.4 TSI"));
+        let read = extractor.from_values(&values(json!({"version": "No sé"})));
+        assert_eq!(read.interest.trim, None);
     }
 }

@@ -28,8 +28,6 @@ pub struct RawLeads {
     /// Points per signal (`asked_price = 15`); a signal left out keeps its default.
     pub score: BTreeMap<String, i32>,
     pub advisors: Vec<RawAdvisor>,
-    /// The version of the consent text customers accept, stored with each consent.
-    pub consent_version: String,
 }
 
 impl Default for RawLeads {
@@ -44,7 +42,6 @@ impl Default for RawLeads {
                 .map(|(signal, points)| (signal.as_str().to_owned(), points))
                 .collect(),
             advisors: default_advisors(),
-            consent_version: "2026-12".into(),
         }
     }
 }
@@ -132,7 +129,6 @@ pub struct LeadsConfig {
     /// Points for every signal (defaults filled in).
     pub points: BTreeMap<Signal, i32>,
     pub advisors: Vec<Advisor>,
-    pub consent_version: String,
 }
 
 /// A validated advisor.
@@ -167,14 +163,6 @@ impl LeadsConfig {
         let (warm_from, hot_from, handoff_from) = thresholds(raw)?;
         let response_time = response_time(&raw.response_time)?;
         let points = points(&raw.score)?;
-        let consent_version = raw.consent_version.trim();
-        if consent_version.is_empty() || consent_version.chars().count() > 64 {
-            return Err(invalid(
-                "leads.consent_version",
-                &raw.consent_version,
-                "a short version label of the consent text is expected, like \"2026-12\"; change it whenever the text changes",
-            ));
-        }
         let built_in = raw.advisors == default_advisors();
         let mut advisors = Vec::with_capacity(raw.advisors.len());
         let mut seen = HashSet::new();
@@ -199,7 +187,6 @@ impl LeadsConfig {
             response_time,
             points,
             advisors,
-            consent_version: consent_version.to_owned(),
         })
     }
 
@@ -414,7 +401,6 @@ mod tests {
             (40, 70, 70)
         );
         assert_eq!(config.response_time, SignedDuration::from_mins(30));
-        assert_eq!(config.consent_version, "2026-12");
         assert_eq!(config.points(Signal::BookedTestDrive), 40);
         assert_eq!(config.points(Signal::OptedOut), -40);
         assert_eq!(config.points.len(), Signal::ALL.len());
@@ -530,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn response_time_and_consent_version_are_checked() {
+    fn response_time_is_checked() {
         let raw = RawLeads {
             response_time: "soon".into(),
             ..RawLeads::default()
@@ -541,11 +527,6 @@ mod tests {
             ..RawLeads::default()
         };
         assert_mentions(&refused(&raw), &["leads.response_time", "72h"]);
-        let raw = RawLeads {
-            consent_version: "  ".into(),
-            ..RawLeads::default()
-        };
-        assert_mentions(&refused(&raw), &["leads.consent_version", "2026-12"]);
     }
 
     fn with_advisor(advisor: RawAdvisor) -> RawLeads {
