@@ -18,6 +18,8 @@ mod cues;
 mod text;
 mod values;
 
+pub(crate) use values::GENERIC_BRANCH_WORDS;
+
 use jiff::Zoned;
 use serde_json::{Map, Value as Json};
 

@@ -20,6 +20,7 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use super::model::{Email, Interest, NationalId, PhoneE164, Profile, Signal, Signals};
+use crate::assistant::intent::GENERIC_BRANCH_WORDS;
 use crate::config::CatalogConfig;
 use crate::flows::input::{InputContext, Lang, PlateCountry};
 use contact::{find_email, find_name, find_national_id, find_phone};
@@ -138,23 +139,6 @@ const COMMON_BRANDS: &[&str] = &[
     "mg",
     "great wall",
     "ssangyong",
-];
-
-/// Words of a branch name that do not tell branches apart.
-const GENERIC_BRANCH_WORDS: &[&str] = &[
-    "sede",
-    "sucursal",
-    "concesionario",
-    "vitrina",
-    "showroom",
-    "agencia",
-    "taller",
-    "punto",
-    "de",
-    "del",
-    "la",
-    "el",
-    "branch",
 ];
 
 /// How customers name a branch by its distinctive word: "sede norte", "north branch".

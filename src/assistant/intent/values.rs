@@ -28,8 +28,9 @@ const FUZZY_MODEL: usize = 5;
 const FUZZY_PLACE: usize = 6;
 const FUZZY_SERVICE: usize = 8;
 
-/// Words of a branch name that say nothing about which branch it is.
-const GENERIC_BRANCH_WORDS: &[&str] = &[
+/// Words of a branch name that say nothing about which branch it is (the leads
+/// extractor reads branch names with the same list).
+pub(crate) const GENERIC_BRANCH_WORDS: &[&str] = &[
     "sede",
     "sedes",
     "sucursal",
