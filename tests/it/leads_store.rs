@@ -275,7 +275,7 @@ async fn two_records_of_one_person_merge_into_the_older(store: &Store) {
         })
         .await
         .unwrap();
-    assert_eq!(found, [older.clone()]);
+    assert_eq!(found, std::slice::from_ref(&older));
     let survivor = store.customer_record(&older).await.unwrap().unwrap();
     assert_eq!(survivor.profile.name.as_deref(), Some("name of LA"));
 }
