@@ -93,8 +93,6 @@ pub fn outbox_worker(config: &Config, store: &Store, leads: &LeadDesk) -> Outbox
         .collect();
     let builder = PayloadBuilder::new(
         Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
         directory,
         config.crm.max_transcript_messages,
     );

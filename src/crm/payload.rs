@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::booking::{Booking, BookingFilter, BookingKind, BookingStatus};
 use crate::leads::{Band, Signal, Timeframe};
 use crate::store::{
-    BookingStore, ConsentRecord, ConversationStore, CustomerRecord, Direction, LeadFilter,
-    LeadRecord, LeadStatus, LeadStore, OutboxRecord, StoreError,
+    BookingStore, ConsentRecord, ConversationStore, ConversationSummary, CustomerRecord, Direction,
+    LeadFilter, LeadRecord, LeadStatus, LeadStore, MessageRecord, OutboxRecord, Store, StoreError,
 };
 
 /// The `type` of a lead handed off for the first time.
@@ -538,27 +538,84 @@ impl PayloadError {
     }
 }
 
+/// What building a handoff reads: a lead, its customer with their consents,
+/// conversations and bookings. The store provides it (`Store`); tests use an in-memory one.
+#[async_trait::async_trait]
+pub trait HandoffSource: Send + Sync {
+    async fn lead(&self, id: &str) -> Result<Option<LeadRecord>, StoreError>;
+    /// Every lead id of a customer, whatever its status.
+    async fn lead_ids_of(&self, customer_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn customer_record(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError>;
+    async fn consents(&self, customer_id: &str) -> Result<Vec<ConsentRecord>, StoreError>;
+    async fn conversations_of(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError>;
+    async fn bookings_of(&self, customer_id: &str) -> Result<Vec<Booking>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl HandoffSource for Store {
+    async fn lead(&self, id: &str) -> Result<Option<LeadRecord>, StoreError> {
+        LeadStore::lead(self, id).await
+    }
+
+    async fn lead_ids_of(&self, customer_id: &str) -> Result<Vec<String>, StoreError> {
+        let filter = LeadFilter {
+            customer_id: Some(customer_id.to_owned()),
+            ..LeadFilter::default()
+        };
+        Ok(LeadStore::leads(self, &filter)
+            .await?
+            .into_iter()
+            .map(|lead| lead.id)
+            .collect())
+    }
+
+    async fn customer_record(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
+        LeadStore::customer_record(self, id).await
+    }
+
+    async fn consents(&self, customer_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
+        LeadStore::consents(self, customer_id).await
+    }
+
+    async fn conversations_of(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        LeadStore::conversations_of(self, customer_id).await
+    }
+
+    async fn transcript(&self, conversation_id: &str) -> Result<Vec<MessageRecord>, StoreError> {
+        ConversationStore::transcript(self, conversation_id).await
+    }
+
+    async fn bookings_of(&self, customer_id: &str) -> Result<Vec<Booking>, StoreError> {
+        let filter = BookingFilter {
+            customer_id: Some(customer_id.to_owned()),
+            ..BookingFilter::default()
+        };
+        BookingStore::list_bookings(self, &filter).await
+    }
+}
+
 /// Builds handoff bodies from the lead as stored at the time of the call.
 pub struct PayloadBuilder {
-    leads: Arc<dyn LeadStore>,
-    conversations: Arc<dyn ConversationStore>,
-    bookings: Arc<dyn BookingStore>,
+    source: Arc<dyn HandoffSource>,
     directory: Directory,
     max_transcript_messages: usize,
 }
 
 impl PayloadBuilder {
     pub fn new(
-        leads: Arc<dyn LeadStore>,
-        conversations: Arc<dyn ConversationStore>,
-        bookings: Arc<dyn BookingStore>,
+        source: Arc<dyn HandoffSource>,
         directory: Directory,
         max_transcript_messages: usize,
     ) -> Self {
         Self {
-            leads,
-            conversations,
-            bookings,
+            source,
             directory,
             max_transcript_messages,
         }
@@ -594,17 +651,7 @@ impl PayloadBuilder {
                             id: message.id,
                             event: message.event.clone(),
                         })?;
-                let filter = LeadFilter {
-                    customer_id: Some(customer_id.to_owned()),
-                    ..LeadFilter::default()
-                };
-                let mut lead_ids: Vec<String> = self
-                    .leads
-                    .leads(&filter)
-                    .await?
-                    .into_iter()
-                    .map(|lead| lead.id)
-                    .collect();
+                let mut lead_ids = self.source.lead_ids_of(customer_id).await?;
                 lead_ids.sort();
                 return Ok(privacy_erased_body(
                     customer_id,
@@ -630,7 +677,7 @@ impl PayloadBuilder {
         as_of: Timestamp,
     ) -> Result<LeadData, PayloadError> {
         let lead = self
-            .leads
+            .source
             .lead(lead_id)
             .await?
             .ok_or_else(|| PayloadError::LeadNotFound(lead_id.to_owned()))?;
@@ -638,7 +685,7 @@ impl PayloadBuilder {
             return Err(PayloadError::LeadErased(lead.id));
         }
         let customer = self
-            .leads
+            .source
             .customer_record(&lead.customer_id)
             .await?
             .ok_or_else(|| PayloadError::CustomerNotFound {
@@ -648,15 +695,11 @@ impl PayloadBuilder {
         if customer.erased_at.is_some() {
             return Err(PayloadError::LeadErased(lead.id));
         }
-        let consents = self.leads.consents(&customer.id).await?;
+        let consents = self.source.consents(&customer.id).await?;
         let (channels, transcript, transcript_truncated) = self.transcript(&lead).await?;
-        let filter = BookingFilter {
-            customer_id: Some(customer.id.clone()),
-            ..BookingFilter::default()
-        };
         let bookings: Vec<BookingData> = self
-            .bookings
-            .list_bookings(&filter)
+            .source
+            .bookings_of(&customer.id)
             .await?
             .iter()
             .map(|booking| self.booking(booking))
@@ -705,7 +748,7 @@ impl PayloadBuilder {
         &self,
         lead: &LeadRecord,
     ) -> Result<(Vec<String>, Vec<TranscriptLine>, bool), PayloadError> {
-        let conversations = self.leads.conversations_of(&lead.customer_id).await?;
+        let conversations = self.source.conversations_of(&lead.customer_id).await?;
         let mut channels: Vec<String> = Vec::new();
         let mut lines = Vec::new();
         for conversation in &conversations {
@@ -713,7 +756,7 @@ impl PayloadBuilder {
             if !channels.iter().any(|c| c == channel) {
                 channels.push(channel.to_owned());
             }
-            for message in self.conversations.transcript(&conversation.id).await? {
+            for message in self.source.transcript(&conversation.id).await? {
                 // "Chat opened" events carry no words.
                 if message.direction == Direction::In && message.text.is_empty() {
                     continue;
@@ -939,13 +982,9 @@ pub(crate) mod test_support {
     use async_trait::async_trait;
 
     use crate::booking::{ResourceUnit, Slot};
-    use crate::engine::{Button, ChannelIdentity, ChannelKind, InboundContent, Language};
+    use crate::engine::{Button, ChannelKind, Language};
     use crate::leads::{Interest, PhoneE164, Profile, Reason};
-    use crate::store::{
-        AppendedInbound, ConversationHandle, ConversationLock, ConversationSummary, CustomerKey,
-        Erasure, LeadTx, MessageRecord, NewOutboxMessage, OutboxStatus, PendingInbound, PushCommit,
-        Pushed, SessionRecord, TurnCommit,
-    };
+    use crate::store::OutboxStatus;
 
     pub(crate) fn directory() -> Directory {
         Directory {
@@ -979,17 +1018,13 @@ pub(crate) mod test_support {
     }
 
     #[async_trait]
-    impl LeadStore for Fake {
-        async fn begin_lead(&self, _: &str, _: &[String]) -> Result<Box<dyn LeadTx>, StoreError> {
-            unimplemented!()
-        }
+    impl HandoffSource for Fake {
         async fn lead(&self, id: &str) -> Result<Option<LeadRecord>, StoreError> {
             Ok((id == self.lead.id).then(|| self.lead.clone()))
         }
-        async fn leads(&self, filter: &LeadFilter) -> Result<Vec<LeadRecord>, StoreError> {
-            let mine = filter.customer_id.as_deref() == Some(&self.lead.customer_id);
-            Ok(if mine {
-                vec![self.lead.clone()]
+        async fn lead_ids_of(&self, customer_id: &str) -> Result<Vec<String>, StoreError> {
+            Ok(if customer_id == self.lead.customer_id {
+                vec![self.lead.id.clone()]
             } else {
                 vec![]
             })
@@ -997,95 +1032,11 @@ pub(crate) mod test_support {
         async fn customer_record(&self, id: &str) -> Result<Option<CustomerRecord>, StoreError> {
             Ok((id == self.customer.id).then(|| self.customer.clone()))
         }
-        async fn find_customers(&self, _: &CustomerKey) -> Result<Vec<String>, StoreError> {
-            unimplemented!()
-        }
         async fn consents(&self, _: &str) -> Result<Vec<ConsentRecord>, StoreError> {
             Ok(self.consents.clone())
         }
-        async fn channel_identities(&self, _: &str) -> Result<Vec<(String, String)>, StoreError> {
-            Ok(Vec::new())
-        }
         async fn conversations_of(&self, _: &str) -> Result<Vec<ConversationSummary>, StoreError> {
             Ok(self.conversations.iter().map(|(c, _)| c.clone()).collect())
-        }
-        async fn erase_customer(
-            &self,
-            _: &str,
-            _: i64,
-            _: &NewOutboxMessage,
-        ) -> Result<Erasure, StoreError> {
-            unimplemented!()
-        }
-    }
-
-    #[async_trait]
-    impl ConversationStore for Fake {
-        async fn open_conversation(
-            &self,
-            _: &ChannelIdentity,
-            _: i64,
-        ) -> Result<ConversationHandle, StoreError> {
-            unimplemented!()
-        }
-        async fn find_conversation(
-            &self,
-            _: &ChannelIdentity,
-        ) -> Result<Option<ConversationHandle>, StoreError> {
-            unimplemented!()
-        }
-        async fn append_inbound(
-            &self,
-            _: &str,
-            _: &InboundContent,
-            _: Option<&str>,
-            _: i64,
-        ) -> Result<AppendedInbound, StoreError> {
-            unimplemented!()
-        }
-        async fn lock_conversation(&self, _: &str) -> Result<ConversationLock, StoreError> {
-            unimplemented!()
-        }
-        async fn next_pending(
-            &self,
-            _: &mut ConversationLock,
-        ) -> Result<Option<PendingInbound>, StoreError> {
-            unimplemented!()
-        }
-        async fn conversations_with_pending(&self) -> Result<Vec<ConversationHandle>, StoreError> {
-            unimplemented!()
-        }
-        async fn load_session(
-            &self,
-            _: &mut ConversationLock,
-        ) -> Result<SessionRecord, StoreError> {
-            unimplemented!()
-        }
-        async fn commit_turn(
-            &self,
-            _: &mut ConversationLock,
-            _: TurnCommit<'_>,
-        ) -> Result<Vec<crate::engine::Outbound>, StoreError> {
-            unimplemented!()
-        }
-        async fn replies_to(&self, _: i64) -> Result<Vec<crate::engine::Outbound>, StoreError> {
-            unimplemented!()
-        }
-        async fn undelivered(&self, _: &str) -> Result<Vec<crate::engine::Outbound>, StoreError> {
-            unimplemented!()
-        }
-        async fn mark_delivered(&self, _: &[i64], _: i64) -> Result<(), StoreError> {
-            unimplemented!()
-        }
-        async fn list_conversations(
-            &self,
-            _: i64,
-            _: i64,
-        ) -> Result<Vec<ConversationSummary>, StoreError> {
-            unimplemented!()
-        }
-        async fn conversation(&self, _: &str) -> Result<Option<ConversationSummary>, StoreError> {
-            unimplemented!()
         }
         async fn transcript(&self, id: &str) -> Result<Vec<MessageRecord>, StoreError> {
             Ok(self
@@ -1095,96 +1046,13 @@ pub(crate) mod test_support {
                 .map(|(_, messages)| messages.clone())
                 .unwrap_or_default())
         }
-        async fn commit_push(
-            &self,
-            _: &mut ConversationLock,
-            _: PushCommit<'_>,
-        ) -> Result<Pushed, StoreError> {
-            unimplemented!()
-        }
-        async fn session_state(&self, _: &str) -> Result<Option<String>, StoreError> {
-            unimplemented!()
-        }
-        async fn latest_conversation(
-            &self,
-            _: &str,
-        ) -> Result<Option<ConversationHandle>, StoreError> {
-            unimplemented!()
-        }
-    }
-
-    #[async_trait]
-    impl BookingStore for Fake {
-        async fn occupied(
-            &self,
-            _: &str,
-            _: Timestamp,
-            _: Timestamp,
-        ) -> Result<Vec<Slot>, StoreError> {
-            unimplemented!()
-        }
-        async fn reserve(
-            &self,
-            _: &crate::booking::BookingRequest,
-        ) -> Result<Booking, crate::booking::ReserveError> {
-            unimplemented!()
-        }
-        async fn reschedule(
-            &self,
-            _: &crate::booking::BookingCode,
-            _: Option<&str>,
-            _: &Slot,
-            _: &[(String, Timestamp)],
-        ) -> Result<Booking, crate::booking::ReserveError> {
-            unimplemented!()
-        }
-        async fn cancel(
-            &self,
-            _: &crate::booking::BookingCode,
-            _: Option<&str>,
-            _: &str,
-        ) -> Result<Option<Booking>, StoreError> {
-            unimplemented!()
-        }
-        async fn booking(
-            &self,
-            _: &crate::booking::BookingCode,
-        ) -> Result<Option<Booking>, StoreError> {
-            unimplemented!()
-        }
-        async fn history(&self, _: &str) -> Result<Vec<crate::booking::BookingEvent>, StoreError> {
-            unimplemented!()
-        }
-        async fn upcoming_for_customer(
-            &self,
-            _: &str,
-            _: Timestamp,
-        ) -> Result<Vec<Booking>, StoreError> {
-            unimplemented!()
-        }
-        async fn list_bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>, StoreError> {
+        async fn bookings_of(&self, customer_id: &str) -> Result<Vec<Booking>, StoreError> {
             Ok(self
                 .bookings
                 .iter()
-                .filter(|b| filter.customer_id.as_deref() == Some(&b.customer_id))
+                .filter(|b| b.customer_id == customer_id)
                 .cloned()
                 .collect())
-        }
-        async fn claim_due_reminders(
-            &self,
-            _: Timestamp,
-            _: jiff::SignedDuration,
-            _: u32,
-        ) -> Result<Vec<crate::booking::DueReminder>, StoreError> {
-            unimplemented!()
-        }
-        async fn finish_reminder(
-            &self,
-            _: i64,
-            _: crate::booking::ReminderOutcome,
-            _: Timestamp,
-        ) -> Result<(), StoreError> {
-            unimplemented!()
         }
     }
 
@@ -1330,14 +1198,7 @@ pub(crate) mod test_support {
     }
 
     pub(crate) fn builder(fake: Fake, max_transcript_messages: usize) -> PayloadBuilder {
-        let fake = Arc::new(fake);
-        PayloadBuilder::new(
-            fake.clone(),
-            fake.clone(),
-            fake,
-            directory(),
-            max_transcript_messages,
-        )
+        PayloadBuilder::new(Arc::new(fake), directory(), max_transcript_messages)
     }
 
     pub(crate) fn record(event: &str, lead_id: Option<&str>) -> OutboxRecord {

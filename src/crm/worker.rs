@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::payload::PayloadBuilder;
 use super::settings::{CrmConfig, CrmEndpoint};
 use super::signing::sign;
-use crate::store::{OutboxRecord, OutboxStore, now_ms};
+use crate::store::{OutboxDelivery, OutboxRecord, now_ms};
 
 const USER_AGENT: &str = concat!("showroom/", env!("CARGO_PKG_VERSION"));
 
@@ -86,7 +86,7 @@ impl OutboxNotifier {
 
 /// Delivers the outbox to the CRM; see the module docs.
 pub struct OutboxWorker {
-    outbox: Arc<dyn OutboxStore>,
+    outbox: Arc<dyn OutboxDelivery>,
     builder: Arc<PayloadBuilder>,
     config: CrmConfig,
     worker_id: String,
@@ -95,7 +95,7 @@ pub struct OutboxWorker {
 
 impl OutboxWorker {
     pub fn new(
-        outbox: Arc<dyn OutboxStore>,
+        outbox: Arc<dyn OutboxDelivery>,
         builder: Arc<PayloadBuilder>,
         config: CrmConfig,
     ) -> (OutboxWorker, OutboxNotifier) {
@@ -298,7 +298,7 @@ fn http_client(config: &CrmConfig) -> Result<reqwest::Client, reqwest::Error> {
 
 /// What one delivery task needs.
 struct Delivery {
-    outbox: Arc<dyn OutboxStore>,
+    outbox: Arc<dyn OutboxDelivery>,
     builder: Arc<PayloadBuilder>,
     worker_id: String,
     endpoint: CrmEndpoint,
@@ -696,7 +696,7 @@ mod tests {
 
     use crate::crm::payload::test_support;
     use crate::crm::signing::WebhookSecret;
-    use crate::store::{OutboxCounts, OutboxFilter, OutboxSelection, OutboxStatus, StoreError};
+    use crate::store::{OutboxStatus, StoreError};
 
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
@@ -821,7 +821,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl OutboxStore for FakeOutbox {
+    impl OutboxDelivery for FakeOutbox {
         async fn claim_due(
             &self,
             worker: &str,
@@ -909,21 +909,6 @@ mod tests {
                 m.lease = None;
             });
             Ok(())
-        }
-        async fn outbox_message(&self, _: i64) -> Result<Option<OutboxRecord>, StoreError> {
-            unimplemented!()
-        }
-        async fn list_outbox(&self, _: &OutboxFilter) -> Result<Vec<OutboxRecord>, StoreError> {
-            unimplemented!()
-        }
-        async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-            unimplemented!()
-        }
-        async fn retry_outbox(&self, _: &OutboxSelection, _: i64) -> Result<u64, StoreError> {
-            unimplemented!()
-        }
-        async fn replay_outbox(&self, _: &OutboxSelection, _: i64) -> Result<u64, StoreError> {
-            unimplemented!()
         }
         async fn endpoint_disabled_at(&self, _: &str) -> Result<Option<i64>, StoreError> {
             Ok(*self.disabled_at.lock().unwrap())

@@ -317,10 +317,11 @@ pub trait LeadStore: Send + Sync {
     ) -> Result<Erasure, StoreError>;
 }
 
-/// The CRM outbox, claimed by workers on any number of instances: a claimed message is
-/// leased to one worker until it reports back or the lease ends.
+/// The CRM outbox as the delivery worker sees it, claimed by workers on any number of
+/// instances: a claimed message is leased to one worker until it reports back or the
+/// lease ends.
 #[async_trait]
-pub trait OutboxStore: Send + Sync {
+pub trait OutboxDelivery: Send + Sync {
     /// Claims up to `limit` pending messages due at `now` (`FOR UPDATE SKIP LOCKED` on
     /// PostgreSQL) for `worker` until `lease_until`.
     async fn claim_due(
@@ -375,6 +376,17 @@ pub trait OutboxStore: Send + Sync {
     /// Gives a claimed message back untried (the endpoint is disabled, shutting down).
     async fn release(&self, id: i64, worker: &str, next_attempt_at: i64) -> Result<(), StoreError>;
 
+    /// When the CRM endpoint answered 410 Gone (`None`: enabled).
+    async fn endpoint_disabled_at(&self, url: &str) -> Result<Option<i64>, StoreError>;
+
+    /// Disables (`Some(time)`) or re-enables (`None`) an endpoint.
+    async fn set_endpoint_disabled(&self, url: &str, at: Option<i64>) -> Result<(), StoreError>;
+}
+
+/// The CRM outbox as operators see it (`showroom outbox`, the admin API): besides what
+/// the worker does, listing, counting and putting messages back in line.
+#[async_trait]
+pub trait OutboxStore: OutboxDelivery {
     async fn outbox_message(&self, id: i64) -> Result<Option<OutboxRecord>, StoreError>;
 
     /// Newest first.
@@ -388,10 +400,4 @@ pub trait OutboxStore: Send + Sync {
 
     /// Sends delivered messages again, with the same `webhook-id` and body.
     async fn replay_outbox(&self, which: &OutboxSelection, now: i64) -> Result<u64, StoreError>;
-
-    /// When the CRM endpoint answered 410 Gone (`None`: enabled).
-    async fn endpoint_disabled_at(&self, url: &str) -> Result<Option<i64>, StoreError>;
-
-    /// Disables (`Some(time)`) or re-enables (`None`) an endpoint.
-    async fn set_endpoint_disabled(&self, url: &str, at: Option<i64>) -> Result<(), StoreError>;
 }

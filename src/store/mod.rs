@@ -26,8 +26,8 @@ use sqlx::{AnyPool, Executor};
 
 pub use leads_api::{
     ConsentRecord, CustomerKey, CustomerRecord, Erasure, LeadFilter, LeadRecord, LeadStatus,
-    LeadStore, LeadTx, NewOutboxMessage, OutboxCounts, OutboxFilter, OutboxRecord, OutboxSelection,
-    OutboxStatus, OutboxStore,
+    LeadStore, LeadTx, NewOutboxMessage, OutboxCounts, OutboxDelivery, OutboxFilter, OutboxRecord,
+    OutboxSelection, OutboxStatus, OutboxStore,
 };
 pub use lock::ConversationLock;
 

@@ -1,4 +1,4 @@
-//! `OutboxStore` on SQL. Workers on any number of instances claim due messages with a
+//! `OutboxDelivery` and `OutboxStore` on SQL. Workers on any number of instances claim due messages with a
 //! lease (`locked_by`, `locked_until`); on PostgreSQL the claim skips rows another
 //! worker is claiming at that moment (`FOR UPDATE SKIP LOCKED`), so no message is sent
 //! by two workers. Every report back names the worker, so a worker that lost its lease
@@ -9,8 +9,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    Backend, OutboxCounts, OutboxFilter, OutboxRecord, OutboxSelection, OutboxStatus, OutboxStore,
-    QueryContext, Store, StoreError,
+    Backend, OutboxCounts, OutboxDelivery, OutboxFilter, OutboxRecord, OutboxSelection,
+    OutboxStatus, OutboxStore, QueryContext, Store, StoreError,
 };
 
 const OUTBOX_COLUMNS: &str = "id, webhook_id, event, lead_id, customer_id, body, status, attempts, \
@@ -113,7 +113,7 @@ impl Store {
 }
 
 #[async_trait]
-impl OutboxStore for Store {
+impl OutboxDelivery for Store {
     async fn claim_due(
         &self,
         worker: &str,
@@ -242,6 +242,35 @@ impl OutboxStore for Store {
         Ok(())
     }
 
+    async fn endpoint_disabled_at(&self, url: &str) -> Result<Option<i64>, StoreError> {
+        let ctx = "reading the CRM endpoint's state";
+        sqlx::query("SELECT disabled_at FROM crm_endpoints WHERE url = $1")
+            .bind(url)
+            .fetch_optional(&self.pool)
+            .await
+            .context(ctx)?
+            .map(|row| row.try_get("disabled_at"))
+            .transpose()
+            .context(ctx)
+            .map(Option::flatten)
+    }
+
+    async fn set_endpoint_disabled(&self, url: &str, at: Option<i64>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO crm_endpoints (url, disabled_at) VALUES ($1, $2) \
+             ON CONFLICT (url) DO UPDATE SET disabled_at = $2",
+        )
+        .bind(url)
+        .bind(at)
+        .execute(&self.writer)
+        .await
+        .context("recording the CRM endpoint's state")?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for Store {
     async fn outbox_message(&self, id: i64) -> Result<Option<OutboxRecord>, StoreError> {
         sqlx::query(AssertSqlSafe(format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"
@@ -317,32 +346,6 @@ impl OutboxStore for Store {
 
     async fn replay_outbox(&self, which: &OutboxSelection, now: i64) -> Result<u64, StoreError> {
         requeue(self, which, now, &["delivered"], "delivered_at = NULL,").await
-    }
-
-    async fn endpoint_disabled_at(&self, url: &str) -> Result<Option<i64>, StoreError> {
-        let ctx = "reading the CRM endpoint's state";
-        sqlx::query("SELECT disabled_at FROM crm_endpoints WHERE url = $1")
-            .bind(url)
-            .fetch_optional(&self.pool)
-            .await
-            .context(ctx)?
-            .map(|row| row.try_get("disabled_at"))
-            .transpose()
-            .context(ctx)
-            .map(Option::flatten)
-    }
-
-    async fn set_endpoint_disabled(&self, url: &str, at: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO crm_endpoints (url, disabled_at) VALUES ($1, $2) \
-             ON CONFLICT (url) DO UPDATE SET disabled_at = $2",
-        )
-        .bind(url)
-        .bind(at)
-        .execute(&self.writer)
-        .await
-        .context("recording the CRM endpoint's state")?;
-        Ok(())
     }
 }
 

@@ -9,8 +9,8 @@ use showroom::config::StoreConfig;
 use showroom::engine::{ChannelIdentity, ChannelKind};
 use showroom::leads::{Band, Interest, PhoneE164, Profile};
 use showroom::store::{
-    ConversationStore, LeadRecord, LeadStatus, LeadStore, NewOutboxMessage, OutboxSelection,
-    OutboxStatus, OutboxStore, Store,
+    ConversationStore, LeadRecord, LeadStatus, LeadStore, NewOutboxMessage, OutboxDelivery,
+    OutboxSelection, OutboxStatus, OutboxStore, Store,
 };
 
 use crate::support::PgDatabase;
