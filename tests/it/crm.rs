@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::connect_async;
 
 use crate::support::{
-    ADMIN_TOKEN, CrmReceiver, Deployment, PgDatabase, Received, ServeProcess, Socket, WebChat,
-    free_port, next_frame, send, wait_for,
+    CrmReceiver, Deployment, PgDatabase, Received, ServeProcess, Socket, WebChat, free_port,
+    next_frame, send, wait_for,
 };
 
 /// Fast retries for tests: a failed attempt is tried again a second later.
@@ -47,21 +47,6 @@ fn now_secs() -> f64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-async fn admin_get(server: &ServeProcess, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -253,7 +238,7 @@ async fn test_drive_booked_in_the_widget_hands_off_one_signed_lead_created() {
 
     // Delivered and recorded as delivered: nothing more will go out for it.
     let outbox = wait_for(|| async {
-        let outbox = admin_get(&server, "/admin/api/outbox").await;
+        let outbox = server.admin_get("/admin/api/outbox").await;
         (outbox["counts"]["delivered"] == 1 && outbox["counts"]["pending"] == 0).then_some(outbox)
     })
     .await
@@ -444,7 +429,7 @@ jitter = 0.0
         .await
         .expect("every hand-off delivered");
     let outbox = wait_for(|| async {
-        let outbox = admin_get(&first, "/admin/api/outbox").await;
+        let outbox = first.admin_get("/admin/api/outbox").await;
         (outbox["counts"]["delivered"] == LEADS && outbox["counts"]["pending"] == 0)
             .then_some(outbox)
     })

@@ -7,22 +7,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::{ADMIN_TOKEN, Deployment, ServeProcess, WebChat};
-
-async fn admin_get(server: &ServeProcess, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", server.base))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
-}
+use crate::support::{Deployment, WebChat};
 
 /// The leads of a listing (`leads list --json` prints an array, the admin API
 /// `{"leads": [...]}`).
@@ -98,10 +83,10 @@ async fn the_same_phone_on_two_channels_is_one_customer_and_one_lead() {
     let lead = lead_of(leads[0]);
     let customer_id = lead["customer_id"].as_str().unwrap();
     assert_eq!(lead["status"], "handed_off", "{lead}");
-    let admin = admin_get(&server, "/admin/api/leads").await;
+    let admin = server.admin_get("/admin/api/leads").await;
     assert_eq!(active(&admin).len(), 1, "{admin:#}");
 
-    let conversations = admin_get(&server, "/admin/api/conversations").await;
+    let conversations = server.admin_get("/admin/api/conversations").await;
     let conversations = conversations["conversations"].as_array().unwrap();
     let mut channels: Vec<&str> = conversations
         .iter()

@@ -159,6 +159,22 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
+    /// `GET` an admin API path with the admin token; panics unless it answers 2xx.
+    pub async fn admin_get(&self, path: &str) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     pub async fn start(data_dir: &Path, port: u16) -> Self {
         Self::start_with_env(data_dir, port, &[]).await
     }
