@@ -14,6 +14,9 @@ mod text;
 mod time;
 mod vin;
 
+/// Number words ("dos", "quince", "forty"), shared with the leads extractor.
+pub(crate) use number::word_number;
+
 use serde::{Deserialize, Serialize};
 
 /// What kind of answer a flow question expects.

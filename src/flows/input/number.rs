@@ -252,7 +252,7 @@ fn classify(word: &str) -> Option<Token> {
 
 /// Single number words below a thousand, Spanish and English (folded): "cuarenta", "veintidos",
 /// "quinientos", "forty". Also used for hours and minutes.
-pub(super) fn word_number(word: &str) -> Option<u32> {
+pub(crate) fn word_number(word: &str) -> Option<u32> {
     Some(match word {
         "cero" | "zero" => 0,
         "un" | "uno" | "una" | "one" => 1,

@@ -306,29 +306,15 @@ fn days_until(today: Date, date: Option<Date>) -> i32 {
         .map_or(0, |span| span.get_days().max(0))
 }
 
+/// "2", "dos", "una", "a" (as in "a month"): how many weeks or months.
 fn count_word(word: &str) -> Option<i32> {
     if let Ok(n) = word.parse::<i32>() {
         return Some(n);
     }
-    let n = match word {
-        "un" | "una" | "uno" | "one" | "a" | "an" => 1,
-        "dos" | "two" => 2,
-        "tres" | "three" => 3,
-        "cuatro" | "four" => 4,
-        "cinco" | "five" => 5,
-        "seis" | "six" => 6,
-        "siete" | "seven" => 7,
-        "ocho" | "eight" => 8,
-        "nueve" | "nine" => 9,
-        "diez" | "ten" => 10,
-        "once" | "eleven" => 11,
-        "doce" | "twelve" => 12,
-        "quince" | "fifteen" => 15,
-        "veinte" | "twenty" => 20,
-        "treinta" | "thirty" => 30,
-        _ => return None,
-    };
-    Some(n)
+    match word {
+        "a" | "an" => Some(1),
+        _ => crate::flows::input::word_number(word).and_then(|n| i32::try_from(n).ok()),
+    }
 }
 
 fn month_number(word: &str) -> Option<i8> {
