@@ -74,6 +74,8 @@ pub struct RawSettings {
     pub assistant: crate::assistant::RawAssistant,
     pub leads: crate::leads::settings::RawLeads,
     pub crm: crate::crm::settings::RawCrm,
+    pub telegram: crate::channels::telegram::settings::RawTelegram,
+    pub viber: crate::channels::viber::settings::RawViber,
 }
 
 impl Default for RawSettings {
@@ -100,6 +102,8 @@ impl Default for RawSettings {
             assistant: crate::assistant::RawAssistant::default(),
             leads: crate::leads::settings::RawLeads::default(),
             crm: crate::crm::settings::RawCrm::default(),
+            telegram: crate::channels::telegram::settings::RawTelegram::default(),
+            viber: crate::channels::viber::settings::RawViber::default(),
         }
     }
 }
@@ -693,6 +697,10 @@ pub struct Config {
     pub leads: crate::leads::settings::LeadsConfig,
     /// The CRM handoff: endpoint and delivery.
     pub crm: crate::crm::settings::CrmConfig,
+    /// Telegram, when `TELEGRAM_BOT_TOKEN` is set.
+    pub telegram: Option<crate::channels::telegram::settings::TelegramConfig>,
+    /// Viber, when `VIBER_AUTH_TOKEN` is set.
+    pub viber: Option<crate::channels::viber::settings::ViberConfig>,
     pub secrets: Secrets,
 }
 
@@ -775,6 +783,8 @@ pub struct Secrets {
     pub llm: crate::assistant::LlmEnv,
     /// `CRM_WEBHOOK_URL` and `CRM_WEBHOOK_SECRET`, when set.
     pub crm: crate::crm::settings::CrmEnv,
+    pub telegram: crate::channels::telegram::settings::TelegramEnv,
+    pub viber: crate::channels::viber::settings::ViberEnv,
 }
 
 impl fmt::Debug for Secrets {
@@ -786,6 +796,8 @@ impl fmt::Debug for Secrets {
             .field("knowledge", &self.knowledge)
             .field("llm", &self.llm)
             .field("crm", &self.crm)
+            .field("telegram", &self.telegram)
+            .field("viber", &self.viber)
             .finish()
     }
 }
@@ -798,6 +810,8 @@ impl Secrets {
             knowledge: crate::knowledge::KnowledgeEnv::from_env(),
             llm: crate::assistant::LlmEnv::from_env(),
             crm: crate::crm::settings::CrmEnv::from_env()?,
+            telegram: crate::channels::telegram::settings::TelegramEnv::from_env(),
+            viber: crate::channels::viber::settings::ViberEnv::from_env(),
         })
     }
 }
@@ -1054,6 +1068,15 @@ impl Config {
             crate::assistant::AssistantConfig::from_settings(&raw.assistant, &secrets.llm)?;
         let leads = crate::leads::settings::LeadsConfig::from_settings(&raw.leads, &catalog)?;
         let crm = crate::crm::settings::CrmConfig::from_settings(&raw.crm, &secrets.crm)?;
+        let telegram = crate::channels::telegram::settings::TelegramConfig::from_settings(
+            &raw.telegram,
+            &secrets.telegram,
+        )?;
+        let viber = crate::channels::viber::settings::ViberConfig::from_settings(
+            &raw.viber,
+            &secrets.viber,
+            &raw.bot.name,
+        )?;
 
         Ok(Self {
             listen,
@@ -1084,6 +1107,8 @@ impl Config {
             assistant,
             leads,
             crm,
+            telegram,
+            viber,
             secrets,
         })
     }

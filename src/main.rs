@@ -363,16 +363,33 @@ enum FlowsCommand {
     Test {
         /// The flows folder (default: `flows_dir` from settings).
         dir: Option<PathBuf>,
+        /// Run every message through a channel's adapter, as customers there see and
+        /// send it: `telegram` or `viber` (default: straight to the flows).
+        #[arg(long, value_enum)]
+        channel: Option<TestChannel>,
     },
     /// Print the JSON Schema of flow files, for editor autocompletion.
     Schema,
+}
+
+/// Channels whose adapters `flows test --channel` can run through.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum TestChannel {
+    Telegram,
+    Viber,
 }
 
 impl From<FlowsCommand> for showroom::cli::FlowsCommand {
     fn from(command: FlowsCommand) -> Self {
         match command {
             FlowsCommand::Check { dir } => Self::Check { dir },
-            FlowsCommand::Test { dir } => Self::Test { dir },
+            FlowsCommand::Test { dir, channel } => Self::Test {
+                dir,
+                channel: channel.map(|c| match c {
+                    TestChannel::Telegram => showroom::engine::ChannelKind::Telegram,
+                    TestChannel::Viber => showroom::engine::ChannelKind::Viber,
+                }),
+            },
             FlowsCommand::Schema => Self::Schema,
         }
     }

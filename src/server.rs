@@ -19,6 +19,9 @@ use crate::assistant::prompts::PromptRegistry;
 use crate::assistant::{Assistant, Persona};
 use crate::booking::actions::{BookingActions, booking_vocabulary};
 use crate::booking::sources::{BookingLookup, BookingSources};
+use crate::channels::linking::Linker;
+use crate::channels::telegram::TelegramChannel;
+use crate::channels::viber::ViberChannel;
 use crate::channels::web::WebLimits;
 use crate::config::Config;
 use crate::crm::payload::{AdvisorContact, Directory, PayloadBuilder};
@@ -333,6 +336,31 @@ pub async fn run(
 
     let token = CancellationToken::new();
     let connections = TaskTracker::new();
+    let linker = Arc::new(Linker::new(store.clone(), engine.clone()));
+    let telegram = match &config.telegram {
+        Some(settings) => Some(Arc::new(
+            TelegramChannel::new(
+                settings.clone(),
+                engine.clone(),
+                store.clone(),
+                linker.clone(),
+            )
+            .context("setting up Telegram")?,
+        )),
+        None => None,
+    };
+    let viber = match &config.viber {
+        Some(settings) => Some(Arc::new(
+            ViberChannel::new(
+                settings.clone(),
+                engine.clone(),
+                store.clone(),
+                linker.clone(),
+            )
+            .context("setting up Viber")?,
+        )),
+        None => None,
+    };
     let state = AppState {
         web_limits: Arc::new(WebLimits::new(&config.web)),
         config: Arc::new(config),
@@ -343,6 +371,9 @@ pub async fn run(
         prompts: assistant.as_ref().map(|(_, prompts)| prompts.clone()),
         shutdown: token.clone(),
         connections: connections.clone(),
+        telegram,
+        viber,
+        linker,
     };
     spawn_limiter_cleanup(&state);
     if let Some(llm) = &state.config.assistant.llm {
@@ -354,6 +385,7 @@ pub async fn run(
     }
     // CRM handoffs: delivers the outbox until shutdown, then finishes attempts under way.
     state.connections.spawn(worker.run(token.clone()));
+    spawn_channels(&state);
     // Booking reminders: a polling worker that stops with the shutdown token.
     crate::booking::reminders::spawn(&state, crate::booking::reminders::system_clock());
     state
@@ -414,6 +446,18 @@ pub async fn run(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Telegram and Viber: their update loops, and the relay that sends what their customers
+/// have not received yet (pushed messages, replies a failed send left behind).
+fn spawn_channels(state: &AppState) {
+    let token = state.shutdown.clone();
+    if let Some(telegram) = &state.telegram {
+        state.connections.spawn(telegram.clone().run(token.clone()));
+    }
+    if let Some(viber) = &state.viber {
+        state.connections.spawn(viber.clone().run(token.clone()));
+    }
 }
 
 fn spawn_limiter_cleanup(state: &AppState) {

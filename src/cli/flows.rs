@@ -8,13 +8,19 @@ use anyhow::bail;
 
 use super::plural;
 use crate::config::Config;
-use crate::engine::MenuRouter;
-use crate::flows::testing::{TestSetup, run_dir};
+use crate::engine::{ChannelKind, MenuRouter};
+use crate::flows::testing::{ChannelRoundTrip, TestSetup, run_dir};
 use crate::flows::{FlowSet, load_dir};
 
 pub enum FlowsCommand {
-    Check { dir: Option<PathBuf> },
-    Test { dir: Option<PathBuf> },
+    Check {
+        dir: Option<PathBuf>,
+    },
+    Test {
+        dir: Option<PathBuf>,
+        /// Through this channel's adapter (Telegram or Viber); `None`: straight to the flows.
+        channel: Option<ChannelKind>,
+    },
     Schema,
 }
 
@@ -37,7 +43,7 @@ pub async fn flows(config: &Config, command: FlowsCommand) -> anyhow::Result<()>
             );
             Ok(())
         }
-        FlowsCommand::Test { dir } => {
+        FlowsCommand::Test { dir, channel } => {
             let dir = dir.unwrap_or_else(|| config.flows_dir.clone());
             let set = Arc::new(check(&dir, &vocabulary)?);
             let setup = TestSetup {
@@ -46,7 +52,11 @@ pub async fn flows(config: &Config, command: FlowsCommand) -> anyhow::Result<()>
                 sources,
                 vocabulary,
                 default_language: config.bot.default_language,
+                channel: channel.and_then(round_trip),
             };
+            if let Some(channel) = &setup.channel {
+                println!("through the {} adapter", channel.name());
+            }
             let report = run_dir(&dir.join("tests"), set, &setup).await;
             for error in &report.errors {
                 println!("{error}");
@@ -72,6 +82,19 @@ pub async fn flows(config: &Config, command: FlowsCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
+    }
+}
+
+/// The adapter round trip of a channel, for `flows test --channel`.
+pub fn round_trip(channel: ChannelKind) -> Option<Arc<dyn ChannelRoundTrip>> {
+    match channel {
+        ChannelKind::Telegram => Some(Arc::new(
+            crate::channels::telegram::round_trip::TelegramRoundTrip::new(),
+        )),
+        ChannelKind::Viber => Some(Arc::new(
+            crate::channels::viber::round_trip::ViberRoundTrip::new(),
+        )),
+        ChannelKind::Web | ChannelKind::Cli => None,
     }
 }
 

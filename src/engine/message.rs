@@ -191,6 +191,10 @@ pub struct Reply {
     /// replaces them instead of showing the reply twice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_id: Option<String>,
+    /// The reply asks for the customer's phone: channels that can share a contact
+    /// (Telegram, Viber) show their own "share my phone" button under it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub asks_contact: bool,
 }
 
 impl Reply {
@@ -208,6 +212,12 @@ impl Reply {
 
     pub fn with_citations(mut self, citations: Vec<Citation>) -> Self {
         self.citations = citations;
+        self
+    }
+
+    /// Marks the reply as a question for the customer's phone.
+    pub fn asking_contact(mut self) -> Self {
+        self.asks_contact = true;
         self
     }
 }

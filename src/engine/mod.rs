@@ -35,13 +35,17 @@ pub use stream::{ReplyStream, StreamEvent, StreamWriter};
 
 use crate::config::Localized;
 use crate::store::{
-    ConversationHandle, ConversationLock, ConversationStore, PendingInbound, StoreError,
-    TurnCommit, now_ms,
+    ConversationHandle, ConversationLock, ConversationStore, PendingInbound, PushCommit,
+    StoreError, TurnCommit, now_ms,
 };
 
 /// Payloads of the buttons under the "continue where you left off?" prompt.
 pub const RESUME_CONTINUE: &str = "resume:continue";
 pub const RESUME_RESTART: &str = "resume:restart";
+
+/// The `Start` payload of a conversation carried over from another channel (after
+/// [`Engine::adopt`]): the customer is told so and gets the question they were at again.
+pub const LINKED_START: &str = "link:continue";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -259,6 +263,27 @@ impl Engine {
         let idle = record.last_activity_at.is_some_and(|last| {
             pending.received_at.saturating_sub(last) > self.settings.idle_timeout.as_millis() as i64
         });
+        let input = match input {
+            Input::Start {
+                payload: Some(payload),
+            } if payload == LINKED_START => {
+                replies.push(Reply::text(match language {
+                    Language::Es => {
+                        "¡Listo! Seguimos aquí la conversación que empezaste en la web."
+                    }
+                    Language::En => {
+                        "Done! We carry on here with the conversation you started on the web."
+                    }
+                }));
+                session.resume_pending = false;
+                if self.router.in_progress(&session.router) {
+                    Input::Resume
+                } else {
+                    Input::Start { payload: None }
+                }
+            }
+            other => other,
+        };
         let input = if session.resume_pending {
             session.resume_pending = false;
             match input {
@@ -365,6 +390,45 @@ impl Engine {
         metrics::histogram!("showroom_message_processing_seconds")
             .record(started.elapsed().as_secs_f64());
         Ok(outbound)
+    }
+
+    /// Makes `target` continue `source`'s conversation (a customer who moved from the
+    /// widget to Telegram or Viber): `target`'s session becomes a copy of `source`'s —
+    /// the flow under way, its answers, the language. Handle a `Start` with
+    /// [`LINKED_START`] next, so the customer gets the question they were at.
+    #[tracing::instrument(skip_all, fields(conversation = %target.id, from = %source_id))]
+    pub async fn adopt(
+        &self,
+        target: &ConversationHandle,
+        source_id: &str,
+    ) -> Result<(), EngineError> {
+        let Some(source_state) = self.store.session_state(source_id).await? else {
+            return Err(EngineError::UnknownConversation(source_id.to_owned()));
+        };
+        let _in_process = self.locks.lock(&target.id).await;
+        let _turn = self.turn_permit().await;
+        let mut lock = self.store.lock_conversation(&target.id).await?;
+        let result = async {
+            let mut session = Session::from_stored(&source_state);
+            // Buttons offered on the web are not on screen here.
+            session.resume_pending = false;
+            let state = session.to_stored();
+            self.store
+                .commit_push(
+                    &mut lock,
+                    PushCommit {
+                        replies: &[],
+                        session_state: Some(&state),
+                        dedupe_key: None,
+                        now: now_ms(),
+                    },
+                )
+                .await
+        }
+        .await;
+        lock.release().await;
+        result?;
+        Ok(())
     }
 
     fn resume_prompt(&self, language: Language) -> Reply {

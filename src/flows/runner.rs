@@ -310,7 +310,11 @@ impl FlowRouter {
             .iter()
             .map(|c| Button::new(c.title.get(language), format!("{ANSWER_PREFIX}{}", c.value)))
             .collect();
-        Ok(Reply::text(text).with_buttons(buttons))
+        let reply = Reply::text(text).with_buttons(buttons);
+        Ok(match ask.expect {
+            Expect::Input(InputKind::Phone) => reply.asking_contact(),
+            _ => reply,
+        })
     }
 
     /// Starts `flow` on top of a cleared stack with pre-filled values.

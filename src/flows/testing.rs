@@ -107,6 +107,30 @@ pub struct TestSetup {
     pub sources: Arc<dyn Sources>,
     pub vocabulary: Vocabulary,
     pub default_language: Language,
+    /// `None`: straight to the flow runner. `Some`: every message goes through that
+    /// channel's adapter, as the customer would see and send it.
+    pub channel: Option<Arc<dyn ChannelRoundTrip>>,
+}
+
+/// A channel adapter in the loop of a conversation test: the bot's replies are rendered
+/// in the channel's own format and read back as the customer sees them, and what the
+/// customer does is built as the channel's own update and parsed by the adapter. A test
+/// that passes this way passes on that channel (same texts, same buttons, limits kept).
+#[async_trait]
+pub trait ChannelRoundTrip: Send + Sync {
+    /// The channel's name, for failure messages.
+    fn name(&self) -> &'static str;
+
+    /// Renders `replies` as the channel sends them and reads back, for each reply, what
+    /// the customer sees: the text without markup (a reply split over several messages
+    /// joined back), and the buttons with the data a click sends back. Fails, saying
+    /// why, when a rendered message breaks one of the channel's limits.
+    async fn shown(&self, replies: &[Reply]) -> Result<Vec<Reply>, String>;
+
+    /// Builds the channel's update for what the customer did (typed text, a click on a
+    /// button with the data `shown` gave it, a shared contact, a start) and parses it
+    /// with the adapter: what reaches the engine.
+    async fn received(&self, content: InboundContent) -> Result<InboundContent, String>;
 }
 
 /// Runs every `*.yaml` test file in `tests_dir` against `flows`.
@@ -245,6 +269,7 @@ async fn run_test(
         settings,
     );
     let mut conversation = Conversation {
+        channel: setup.channel.clone(),
         router,
         session: Session {
             language: Some(language),
@@ -254,6 +279,7 @@ async fn run_test(
         last: Vec::new(),
         actions,
         called: Vec::new(),
+        shown_buttons: Vec::new(),
     };
     for turn in &test.turns {
         let at = SourcePos::of(file, turn);
@@ -266,6 +292,8 @@ async fn run_test(
 }
 
 struct Conversation {
+    /// The adapter messages go through, if any.
+    channel: Option<Arc<dyn ChannelRoundTrip>>,
     router: FlowRouter,
     session: Session,
     /// Bot messages of the last customer turn not yet matched by a `bot*` check.
@@ -275,10 +303,19 @@ struct Conversation {
     actions: Arc<RecordingActions>,
     /// Actions called during the last customer turn.
     called: Vec<String>,
+    /// Buttons on screen, as the channel shows them; a click sends back their payload.
+    shown_buttons: Vec<crate::engine::Button>,
 }
 
 impl Conversation {
     async fn send(&mut self, content: InboundContent) -> Result<(), String> {
+        let content = match &self.channel {
+            Some(channel) => channel
+                .received(content)
+                .await
+                .map_err(|err| format!("on {}: {err}", channel.name()))?,
+            None => content,
+        };
         let (input, _) = self.session.input_for(content);
         let mut turn = Turn {
             input,
@@ -298,6 +335,15 @@ impl Conversation {
         let (language, replies) = (turn.language, turn.replies);
         self.session.language = Some(language);
         self.session.remember_offered(&replies);
+        // What the customer sees: through the channel, buttons carry the channel's data.
+        let replies = match &self.channel {
+            Some(channel) => channel
+                .shown(&replies)
+                .await
+                .map_err(|err| format!("on {}: {err}", channel.name()))?,
+            None => replies,
+        };
+        self.shown_buttons = replies.iter().flat_map(|r| r.buttons.clone()).collect();
         self.last = replies.clone();
         self.unread = replies.into();
         self.called =
@@ -331,19 +377,18 @@ impl Conversation {
             return self.send(InboundContent::Text { text: text.clone() }).await;
         }
         if let Some(title) = &turn.click {
-            let payload = self
-                .session
-                .offered
+            // Directly, the buttons of any earlier message (typed "1" works on them too);
+            // through a channel, what is on screen with the channel's own data.
+            let on_screen = match &self.channel {
+                Some(_) => &self.shown_buttons,
+                None => &self.session.offered,
+            };
+            let payload = on_screen
                 .iter()
                 .find(|b| b.title == *title)
                 .map(|b| b.payload.clone())
                 .ok_or_else(|| {
-                    let titles: Vec<&str> = self
-                        .session
-                        .offered
-                        .iter()
-                        .map(|b| b.title.as_str())
-                        .collect();
+                    let titles: Vec<&str> = on_screen.iter().map(|b| b.title.as_str()).collect();
                     format!(
                         "there is no button \"{title}\" to click; buttons offered: [{}]",
                         titles.join("] [")

@@ -47,6 +47,12 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks WebSocket connections so shutdown waits for their in-flight messages.
     pub connections: TaskTracker,
+    /// Telegram, when configured.
+    pub telegram: Option<Arc<crate::channels::telegram::TelegramChannel>>,
+    /// Viber, when configured.
+    pub viber: Option<Arc<crate::channels::viber::ViberChannel>>,
+    /// "Continue on Telegram/Viber" links.
+    pub linker: Arc<crate::channels::linking::Linker>,
 }
 
 /// The whole HTTP application.
@@ -55,6 +61,8 @@ pub fn router(state: AppState) -> Router {
     let max_concurrent = state.config.http.max_concurrent_requests;
     Router::new()
         .merge(crate::channels::web::routes())
+        .merge(crate::channels::telegram::routes())
+        .merge(crate::channels::viber::routes())
         .merge(crate::booking::routes::routes(state.clone()))
         .merge(crate::admin::ops_routes())
         .nest("/admin/api", crate::admin::api_routes(state.clone()))

@@ -14,7 +14,8 @@ use crate::engine::{
     Button, ChannelIdentity, ChannelKind, Citation, InboundContent, Outbound, Reply,
 };
 
-const OUTBOUND_COLUMNS: &str = "id, conversation_id, text, buttons, citations, stream_id";
+const OUTBOUND_COLUMNS: &str =
+    "id, conversation_id, text, buttons, citations, stream_id, asks_contact";
 
 fn channel_of(value: &str) -> Result<ChannelKind, StoreError> {
     ChannelKind::parse(value)
@@ -69,6 +70,10 @@ fn outbound_from_row(row: &AnyRow) -> Result<Outbound, StoreError> {
             buttons: buttons_from_json(row.try_get("buttons").context("reading a reply")?)?,
             citations: citations_from_json(row.try_get("citations").context("reading a reply")?)?,
             stream_id: row.try_get("stream_id").context("reading a reply")?,
+            asks_contact: row
+                .try_get::<i64, _>("asks_contact")
+                .context("reading a reply")?
+                != 0,
         },
     })
 }
@@ -427,8 +432,8 @@ impl ConversationStore for Store {
         for reply in turn.replies {
             let buttons = buttons_to_json(&reply.buttons)?;
             let row = sqlx::query(
-                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, citations, stream_id, reply_to, created_at) \
-                 VALUES ($1, 'out', 'text', $2, $3, $4, $5, $6, $7) RETURNING id",
+                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, citations, stream_id, reply_to, created_at, asks_contact) \
+                 VALUES ($1, 'out', 'text', $2, $3, $4, $5, $6, $7, $8) RETURNING id",
             )
             .bind(&conversation_id)
             .bind(&reply.text)
@@ -437,6 +442,7 @@ impl ConversationStore for Store {
             .bind(reply.stream_id.as_deref())
             .bind(turn.inbound_id)
             .bind(turn.now)
+            .bind(i64::from(reply.asks_contact))
             .fetch_one(&mut *tx)
             .await
             .context(ctx)?;
@@ -577,8 +583,8 @@ impl ConversationStore for Store {
         let mut outbound = Vec::with_capacity(push.replies.len());
         for (index, reply) in push.replies.iter().enumerate() {
             let inserted = sqlx::query(
-                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, citations, dedupe_key, created_at) \
-                 VALUES ($1, 'out', 'text', $2, $3, $4, $5, $6) RETURNING id",
+                "INSERT INTO messages (conversation_id, direction, kind, text, buttons, citations, dedupe_key, created_at, asks_contact) \
+                 VALUES ($1, 'out', 'text', $2, $3, $4, $5, $6, $7) RETURNING id",
             )
             .bind(&conversation_id)
             .bind(&reply.text)
@@ -586,6 +592,7 @@ impl ConversationStore for Store {
             .bind(citations_to_json(&reply.citations)?)
             .bind(push.dedupe_key.map(|key| push_key(key, index)))
             .bind(push.now)
+            .bind(i64::from(reply.asks_contact))
             .fetch_one(&mut *tx)
             .await;
             let row = match inserted {

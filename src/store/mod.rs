@@ -10,6 +10,7 @@
 
 mod audit;
 mod bookings;
+mod channels;
 mod conversations;
 mod customers;
 mod leads;

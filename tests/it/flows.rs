@@ -50,6 +50,7 @@ async fn shipped_flows_pass_check_and_their_conversation_tests() {
         sources,
         vocabulary,
         default_language: config.bot.default_language,
+        channel: None,
     };
     let report = run_dir(&root.join("flows/tests"), Arc::new(set), &setup).await;
     let failures: Vec<String> = report
