@@ -431,6 +431,48 @@ impl Engine {
         Ok(())
     }
 
+    /// Holds the conversation in `language` unless it already has one (the customer's
+    /// app language on Telegram or Viber, on their first message). A customer who
+    /// switched languages keeps their choice.
+    pub async fn prefer_language(
+        &self,
+        conversation: &ConversationHandle,
+        language: Language,
+    ) -> Result<(), EngineError> {
+        if let Some(state) = self.store.session_state(&conversation.id).await?
+            && Session::from_stored(&state).language.is_some()
+        {
+            return Ok(());
+        }
+        let _in_process = self.locks.lock(&conversation.id).await;
+        let _turn = self.turn_permit().await;
+        let mut lock = self.store.lock_conversation(&conversation.id).await?;
+        let result = async {
+            let record = self.store.load_session(&mut lock).await?;
+            let mut session = Session::from_stored(&record.state);
+            if session.language.is_some() {
+                return Ok(());
+            }
+            session.language = Some(language);
+            let state = session.to_stored();
+            self.store
+                .commit_push(
+                    &mut lock,
+                    PushCommit {
+                        replies: &[],
+                        session_state: Some(&state),
+                        dedupe_key: None,
+                        now: now_ms(),
+                    },
+                )
+                .await
+                .map(|_| ())
+        }
+        .await;
+        lock.release().await;
+        Ok(result?)
+    }
+
     fn resume_prompt(&self, language: Language) -> Reply {
         let (yes, restart) = match language {
             Language::Es => ("Continuar", "Empezar de nuevo"),
