@@ -287,6 +287,31 @@ impl<'a> Validator<'a> {
             }
             for payload in &raw.triggers.start {
                 let pos = SourcePos::of(&path, payload);
+                // Telegram carries deep-link payloads in `/start`, which allows only these.
+                let telegram_safe = (1..=64).contains(&payload.value.len())
+                    && payload
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                if !telegram_safe {
+                    self.error(
+                        pos.clone(),
+                        format!(
+                            "the start payload `{}` can't be used in a Telegram link",
+                            payload.value
+                        ),
+                        "use 1 to 64 letters without accents, digits, _ or -, like `prueba_tiguan`",
+                    );
+                } else if payload
+                    .value
+                    .starts_with(crate::channels::linking::LINK_PREFIX)
+                {
+                    self.error(
+                        pos.clone(),
+                        format!("the start payload `{}` begins with `lnk_`", payload.value),
+                        "payloads starting with lnk_ are the links that carry a web conversation over to Telegram or Viber; choose another name",
+                    );
+                }
                 if let Some((other, first)) = start_payloads.get(&payload.value) {
                     self.error(
                         pos,

@@ -379,3 +379,34 @@ fn check_refuses_an_advisor_flow_that_does_not_exist() {
     );
     assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no folder no-such-folder"));
 }
+
+#[test]
+fn check_refuses_start_payloads_telegram_cannot_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows");
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::write(
+        flows.join("promo.yaml"),
+        "id: promo\ntitle: { es: Promo, en: Promo }\ntriggers:\n  start: [prueba tiguan, lnk_promo, ok_promo-1]\nsteps:\n  - say: { es: hola, en: hi }\n",
+    )
+    .unwrap();
+    let (ok, stdout, _) = showroom(&["flows", "check", "flows"], dir.path());
+    assert!(!ok, "exit 1 on problems:\n{stdout}");
+    assert!(
+        stdout.contains("flows/promo.yaml:4:11: error: the start payload `prueba tiguan` can't be used in a Telegram link"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("hint: use 1 to 64 letters without accents"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the start payload `lnk_promo` begins with `lnk_`"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("ok_promo-1"),
+        "a valid payload is fine:\n{stdout}"
+    );
+    assert!(stdout.contains("2 problems found"), "{stdout}");
+}
