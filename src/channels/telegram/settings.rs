@@ -129,7 +129,7 @@ impl TelegramConfig {
             return Err(invalid(
                 "TELEGRAM_BOT_TOKEN",
                 "<hidden>",
-                "the token @BotFather gave, like 123456789:AAE…; copy it again from BotFather (/token)",
+                "the token @BotFather gave is expected, like 123456789:AAE…; copy it again from BotFather (/token)",
             ));
         }
         let api_url = env
@@ -151,7 +151,7 @@ impl TelegramConfig {
                     return Err(invalid(
                         "TELEGRAM_WEBHOOK_SECRET",
                         "",
-                        "TELEGRAM_WEBHOOK_URL is set, so a secret token is needed to tell Telegram's requests from anyone else's; set TELEGRAM_WEBHOOK_SECRET to 1–256 letters, digits, _ or - (generate one with `openssl rand -hex 32`), the same on every instance",
+                        "a secret token is needed because TELEGRAM_WEBHOOK_URL is set: it tells Telegram's requests from anyone else's; set TELEGRAM_WEBHOOK_SECRET to 1–256 letters, digits, _ or - (generate one with `openssl rand -hex 32`), the same on every instance",
                     ));
                 };
                 let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
@@ -159,7 +159,7 @@ impl TelegramConfig {
                     return Err(invalid(
                         "TELEGRAM_WEBHOOK_SECRET",
                         "<hidden>",
-                        "1–256 characters, only letters, digits, _ and - (Telegram's rule); generate one with `openssl rand -hex 32`",
+                        "1–256 characters are expected, only letters, digits, _ and - (Telegram's rule); generate one with `openssl rand -hex 32`",
                     ));
                 }
                 UpdateMode::Webhook {
@@ -177,7 +177,7 @@ impl TelegramConfig {
             return Err(invalid(
                 "telegram.bot_username",
                 username,
-                "the bot's username as BotFather shows it, letters, digits and _ (like ConcesionarioBot), without @",
+                "the bot's username is expected as BotFather shows it, letters, digits and _ (like ConcesionarioBot), without @",
             ));
         }
         for (key, value) in [
@@ -188,7 +188,11 @@ impl TelegramConfig {
             ("telegram.messages_per_second", raw.messages_per_second),
         ] {
             if value == 0 {
-                return Err(invalid(key, value, "a whole number of at least 1"));
+                return Err(invalid(
+                    key,
+                    value,
+                    "a whole number of at least 1 is expected",
+                ));
             }
         }
         Ok(Some(Self {
