@@ -17,6 +17,7 @@ mod leads;
 mod leads_api;
 mod lock;
 mod outbox;
+pub mod receipts;
 
 use std::path::Path;
 use std::time::Duration;

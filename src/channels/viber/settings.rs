@@ -108,7 +108,7 @@ impl ViberConfig {
             return Err(invalid(
                 "VIBER_AUTH_TOKEN",
                 "<hidden>",
-                "the token from the Viber Admin Panel (Edit info → Your app key), without spaces",
+                "the token from the Viber Admin Panel (Edit info → Your app key) is expected, without spaces",
             ));
         }
         let api_url = env
@@ -131,7 +131,7 @@ impl ViberConfig {
                 return Err(invalid(
                     "VIBER_WEBHOOK_URL",
                     crate::config::redact_url(url),
-                    "Viber only calls https:// addresses with a valid certificate; put showroom behind a TLS proxy and give its https:// address",
+                    "an https:// address is expected: Viber only calls https:// addresses with a valid certificate; put showroom behind a TLS proxy and give its https:// address",
                 ));
             }
         }
@@ -143,7 +143,7 @@ impl ViberConfig {
             return Err(invalid(
                 "viber.sender_name",
                 &sender_name,
-                "a name of 1 to 28 characters (Viber's limit), like \"Autos del Valle\"",
+                "a name of 1 to 28 characters (Viber's limit) is expected, like \"Autos del Valle\"",
             ));
         }
         let sender_avatar = match raw.sender_avatar.trim() {
@@ -157,7 +157,7 @@ impl ViberConfig {
             return Err(invalid(
                 "viber.messages_per_second",
                 0,
-                "a whole number of at least 1",
+                "a whole number of at least 1 is expected",
             ));
         }
         Ok(Some(Self {
