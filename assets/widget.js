@@ -13,6 +13,8 @@
  *
  * Plain ES2020, no dependencies. Everything lives in an open shadow root.
  * Wire protocol: JSON text frames over ws(s)://<server>/api/v1/chat/ws[?session=<token>].
+ * "Continue on Telegram/Viber": GET /api/v1/chat/channels says which apps are offered;
+ * POST /api/v1/chat/link {session, channel} returns a one-time deep link to open.
  */
 (() => {
   'use strict';
@@ -42,6 +44,8 @@
     u.hash = '';
     return u.href;
   })();
+  const CHANNELS_URL = new URL('api/v1/chat/channels', SCRIPT_URL).href;
+  const LINK_URL = new URL('api/v1/chat/link', SCRIPT_URL).href;
 
   const MAX_INPUT = 2000;
   const MAX_ITEMS = 200; // transcript entries kept in sessionStorage
@@ -70,6 +74,9 @@
       sources: 'Fuentes',
       quickReplies: 'Respuestas rápidas',
       newConversation: 'La conversación anterior expiró. Empezamos una nueva.',
+      otherApps: 'Continuar en otra app',
+      continueOn: { telegram: 'Continuar en Telegram', viber: 'Continuar en Viber' },
+      linkFailed: 'No pudimos abrir el enlace. Intenta de nuevo en un momento.',
       errors: {
         message_too_large: 'El mensaje es demasiado largo.',
         rate_limited: 'Estás enviando mensajes muy rápido. Espera un momento.',
@@ -96,6 +103,9 @@
       sources: 'Sources',
       quickReplies: 'Quick replies',
       newConversation: 'The previous conversation expired. Starting a new one.',
+      otherApps: 'Continue in another app',
+      continueOn: { telegram: 'Continue on Telegram', viber: 'Continue on Viber' },
+      linkFailed: 'The link could not be opened. Please try again in a moment.',
       errors: {
         message_too_large: 'That message is too long.',
         rate_limited: 'You are sending messages too quickly. Please wait a moment.',
@@ -372,6 +382,19 @@ button { cursor: pointer; -webkit-tap-highlight-color: transparent; }
   .msg { max-width: 88%; }
 }
 
+/* "Continue on Telegram/Viber": quiet links under the messages */
+.channels {
+  flex: none; display: flex; flex-wrap: wrap; justify-content: center; gap: 4px 14px;
+  padding: 6px 12px; background: var(--body-bg); border-top: 1px solid var(--line);
+}
+.channels button {
+  border: 0; background: transparent; padding: 2px 4px; border-radius: 6px;
+  color: var(--accent-text); font-size: 13px; font-weight: 550; line-height: 1.3;
+  text-decoration: underline; text-underline-offset: 2px;
+}
+.channels button:hover:not(:disabled) { text-decoration-thickness: 2px; }
+.channels button:disabled { opacity: .45; cursor: default; }
+
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after { animation: none !important; transition: none !important; }
   .launcher:hover, .send:hover:not(:disabled) { transform: none; }
@@ -421,6 +444,7 @@ button { cursor: pointer; -webkit-tap-highlight-color: transparent; }
   const typing = el('div', { class: 'typing', role: 'img', 'aria-label': T.typing, hidden: true },
     el('span'), el('span'), el('span'));
   const body = el('div', { class: 'body' }, log, typing);
+  const channelsBar = el('div', { class: 'channels', role: 'group', 'aria-label': T.otherApps, hidden: true });
 
   const input = el('textarea', {
     id: 'sr-input', rows: '1', maxlength: String(MAX_INPUT), placeholder: T.placeholder,
@@ -433,7 +457,7 @@ button { cursor: pointer; -webkit-tap-highlight-color: transparent; }
 
   const panel = el('div', {
     class: 'panel', id: 'sr-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'sr-title', hidden: true,
-  }, head, body, form);
+  }, head, body, channelsBar, form);
 
   const root = el('div', { class: 'root', lang: LANG, 'data-position': POSITION }, launcher, panel);
   shadow.append(root);
@@ -852,6 +876,63 @@ button { cursor: pointer; -webkit-tap-highlight-color: transparent; }
     if (state.started) return;
     state.started = true;
     connect();
+    loadChannels();
+  }
+
+  // --- Continue on Telegram / Viber --------------------------------------------------
+  const APPS = ['telegram', 'viber'];
+  async function loadChannels() {
+    let offered;
+    try {
+      const res = await fetch(CHANNELS_URL, { headers: { accept: 'application/json' } });
+      if (!res.ok) return;
+      offered = await res.json();
+    } catch (_) {
+      return; // an older server, or offline: no links, the chat works as before
+    }
+    if (!offered || typeof offered !== 'object') return;
+    channelsBar.replaceChildren();
+    for (const app of APPS) {
+      if (offered[app] !== true) continue;
+      const link = el('button', { type: 'button', 'data-channel': app, text: T.continueOn[app] });
+      link.addEventListener('click', () => continueOn(app, link));
+      channelsBar.append(link);
+    }
+    channelsBar.hidden = !channelsBar.childElementCount;
+  }
+
+  async function continueOn(app, link) {
+    if (!state.session || link.disabled) {
+      addNotice(T.linkFailed);
+      return;
+    }
+    // A window opened after an await is blocked as a pop-up: open it within the click.
+    // Viber links are an app scheme (viber://): they open from this page instead.
+    const popup = app === 'telegram' ? window.open('', '_blank') : null;
+    link.disabled = true;
+    try {
+      const res = await fetch(LINK_URL, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ session: state.session, channel: app }),
+      });
+      const answer = await res.json().catch(() => null);
+      const url = res.ok && answer && typeof answer.url === 'string' ? answer.url : '';
+      const allowed = app === 'telegram' ? /^https:\/\/t\.me\//.test(url) : /^viber:\/\//.test(url);
+      if (!allowed) throw new Error((answer && answer.message) || `HTTP ${res.status}`);
+      if (popup) {
+        popup.opener = null;
+        popup.location.href = url;
+      } else {
+        window.location.href = url;
+      }
+    } catch (err) {
+      if (popup) popup.close();
+      console.warn('[showroom] could not get the link:', err);
+      addNotice(T.linkFailed);
+    } finally {
+      link.disabled = false;
+    }
   }
 
   // --- Open / close ------------------------------------------------------------------

@@ -452,11 +452,22 @@ pub async fn run(
 /// have not received yet (pushed messages, replies a failed send left behind).
 fn spawn_channels(state: &AppState) {
     let token = state.shutdown.clone();
+    let mut deliver: Vec<Arc<dyn crate::channels::delivery::Deliver>> = Vec::new();
     if let Some(telegram) = &state.telegram {
         state.connections.spawn(telegram.clone().run(token.clone()));
+        deliver.push(telegram.clone());
     }
     if let Some(viber) = &state.viber {
         state.connections.spawn(viber.clone().run(token.clone()));
+        deliver.push(viber.clone());
+    }
+    if !deliver.is_empty() {
+        state.connections.spawn(crate::channels::relay::run(
+            state.engine.clone(),
+            state.store.clone(),
+            deliver,
+            token,
+        ));
     }
 }
 

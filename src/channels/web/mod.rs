@@ -4,6 +4,7 @@
 
 mod frames;
 mod limits;
+mod link;
 mod rest;
 mod token;
 mod ws;
@@ -32,6 +33,11 @@ pub fn routes() -> Router<AppState> {
         .route("/widget.js", get(widget_js))
         .route("/api/v1/chat/ws", get(ws::upgrade))
         .route("/api/v1/chat/messages", post(rest::post_message))
+        .route("/api/v1/chat/channels", get(link::channels))
+        .route(
+            "/api/v1/chat/link",
+            post(link::create_link).options(link::preflight),
+        )
 }
 
 async fn demo_page() -> impl IntoResponse {
