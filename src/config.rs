@@ -816,6 +816,14 @@ impl Secrets {
     }
 }
 
+/// An environment variable's value, trimmed; `None` when unset or blank.
+pub(crate) fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 fn token_from_env(name: &str) -> Result<Option<String>, ConfigError> {
     match std::env::var(name) {
         Ok(value) if value.is_empty() => Ok(None),

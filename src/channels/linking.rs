@@ -19,9 +19,10 @@ use crate::engine::{
     ChannelKind, Engine, EngineError, InboundContent, LINKED_START, Language, Outbound, Reply,
 };
 use crate::knowledge::document::content_hash;
+use crate::leads::merge::{MergedLeads, merge_leads};
 use crate::store::{
-    AuditEntry, AuditStore, ConversationHandle, ConversationStore, LeadRecord, LeadStatus,
-    LeadStore, LeadTx, NewOutboxMessage, Store, StoreError, now_ms,
+    AuditEntry, AuditStore, ConversationHandle, ConversationStore, LeadRecord, LeadStore, LeadTx,
+    NewOutboxMessage, Store, StoreError, now_ms,
 };
 
 /// Start payloads that are link tokens begin with this.
@@ -405,9 +406,8 @@ async fn merge_customers(leads: &dyn LeadStore, a: &str, b: &str) -> Result<Stri
     Ok(survivor)
 }
 
-/// After a merge, keeps one active lead: the one the CRM has, else the oldest; the
-/// others are stored as merged into it. `folded` are the gone record's active leads,
-/// already parked as merged by the store.
+/// After a merge, keeps one active lead (see [`merge_leads`]) and tells the CRM about
+/// the merged leads it had.
 async fn fold_leads(
     tx: &mut dyn LeadTx,
     survivor: &str,
@@ -416,45 +416,25 @@ async fn fold_leads(
     if folded.is_empty() {
         return Ok(());
     }
-    let mut candidates = tx.active_leads().await?;
-    candidates.extend(folded);
-    candidates.sort_by_key(|lead| {
-        (
-            lead.status != LeadStatus::HandedOff,
-            lead.created_at,
-            lead.id.clone(),
-        )
-    });
-    let mut candidates = candidates.into_iter();
-    let Some(mut kept) = candidates.next() else {
+    let now = now_ms();
+    let Some(MergedLeads {
+        mut kept,
+        announced,
+    }) = merge_leads(tx, survivor, folded, now).await?
+    else {
         return Ok(());
     };
-    let now = now_ms();
-    kept.customer_id = survivor.to_owned();
-    for mut other in candidates {
-        let mut interest = other.interest.clone();
-        interest.merge(&kept.interest);
-        kept.interest = interest;
-        kept.signals.extend(other.signals.iter().copied());
-        if other.status == LeadStatus::HandedOff {
-            // The CRM has this one: tell it where it went.
-            tx.enqueue(&NewOutboxMessage {
-                event: "lead.updated".into(),
-                lead_id: Some(other.id.clone()),
-                customer_id: Some(survivor.to_owned()),
-                body: None,
-                dedupe_key: None,
-                coalesce: true,
-                not_before: now,
-            })
-            .await?;
-        }
-        other.status = LeadStatus::Merged;
-        other.merged_into = Some(kept.id.clone());
-        other.customer_id = survivor.to_owned();
-        other.updated_at = now;
-        other.revision += 1;
-        tx.save_lead(&other).await?;
+    for lead_id in announced {
+        tx.enqueue(&NewOutboxMessage {
+            event: "lead.updated".into(),
+            lead_id: Some(lead_id),
+            customer_id: Some(survivor.to_owned()),
+            body: None,
+            dedupe_key: None,
+            coalesce: true,
+            not_before: now,
+        })
+        .await?;
     }
     kept.updated_at = now;
     kept.revision += 1;

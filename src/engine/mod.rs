@@ -405,30 +405,13 @@ impl Engine {
         let Some(source_state) = self.store.session_state(source_id).await? else {
             return Err(EngineError::UnknownConversation(source_id.to_owned()));
         };
-        let _in_process = self.locks.lock(&target.id).await;
-        let _turn = self.turn_permit().await;
-        let mut lock = self.store.lock_conversation(&target.id).await?;
-        let result = async {
+        self.update_session(target, |_| {
             let mut session = Session::from_stored(&source_state);
             // Buttons offered on the web are not on screen here.
             session.resume_pending = false;
-            let state = session.to_stored();
-            self.store
-                .commit_push(
-                    &mut lock,
-                    PushCommit {
-                        replies: &[],
-                        session_state: Some(&state),
-                        dedupe_key: None,
-                        now: now_ms(),
-                    },
-                )
-                .await
-        }
-        .await;
-        lock.release().await;
-        result?;
-        Ok(())
+            Some(session)
+        })
+        .await
     }
 
     /// Holds the conversation in `language` unless it already has one (the customer's
@@ -444,16 +427,32 @@ impl Engine {
         {
             return Ok(());
         }
+        self.update_session(conversation, |mut session| {
+            // Checked again under the lock: a turn may have set it meanwhile.
+            if session.language.is_some() {
+                return None;
+            }
+            session.language = Some(language);
+            Some(session)
+        })
+        .await
+    }
+
+    /// Rewrites the conversation's session under its locks, like a turn would;
+    /// `change` returns `None` to leave it as it is.
+    async fn update_session(
+        &self,
+        conversation: &ConversationHandle,
+        change: impl FnOnce(Session) -> Option<Session>,
+    ) -> Result<(), EngineError> {
         let _in_process = self.locks.lock(&conversation.id).await;
         let _turn = self.turn_permit().await;
         let mut lock = self.store.lock_conversation(&conversation.id).await?;
         let result = async {
             let record = self.store.load_session(&mut lock).await?;
-            let mut session = Session::from_stored(&record.state);
-            if session.language.is_some() {
+            let Some(session) = change(Session::from_stored(&record.state)) else {
                 return Ok(());
-            }
-            session.language = Some(language);
+            };
             let state = session.to_stored();
             self.store
                 .commit_push(

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::extract::{Extracted, Extractor};
+use super::merge::merge_leads;
 use super::routing::Routing;
 use super::score::ScoreRules;
 use super::understand::LlmReader;
@@ -434,17 +435,7 @@ impl LeadDesk {
         turn: &Origin,
         now_ms: i64,
     ) -> Result<(LeadRecord, bool, Vec<String>), StoreError> {
-        let mut candidates = tx.active_leads().await?;
-        candidates.extend(folded);
-        candidates.sort_by_key(|lead| {
-            (
-                lead.status != LeadStatus::HandedOff,
-                lead.created_at,
-                lead.id.clone(),
-            )
-        });
-        let mut candidates = candidates.into_iter();
-        let Some(mut lead) = candidates.next() else {
+        let Some(merged) = merge_leads(tx, &customer.id, folded, now_ms).await? else {
             let qualification = self.rules.qualify(&Default::default());
             let lead = LeadRecord {
                 id: format!("lead_{}", uuid::Uuid::now_v7().simple()),
@@ -469,25 +460,7 @@ impl LeadDesk {
             };
             return Ok((lead, true, Vec::new()));
         };
-        let mut announced = Vec::new();
-        lead.customer_id = customer.id.clone();
-        for mut other in candidates {
-            // The surviving lead's facts win; the other fills what it lacks.
-            let mut interest = other.interest.clone();
-            interest.merge(&lead.interest);
-            lead.interest = interest;
-            lead.signals.extend(other.signals.iter().copied());
-            if other.status == LeadStatus::HandedOff {
-                // The CRM has this one: tell it where it went.
-                announced.push(other.id.clone());
-            }
-            other.status = LeadStatus::Merged;
-            other.merged_into = Some(lead.id.clone());
-            other.updated_at = now_ms;
-            other.revision += 1;
-            tx.save_lead(&other).await?;
-        }
-        Ok((lead, false, announced))
+        Ok((merged.kept, false, merged.announced))
     }
 
     /// Routes the lead to a branch and advisor and marks it handed off; returns what the

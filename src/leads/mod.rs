@@ -14,6 +14,7 @@
 
 pub mod desk;
 pub mod extract;
+pub mod merge;
 pub mod model;
 pub mod routing;
 pub mod score;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use showroom::config::Config;
 use showroom::engine::MenuRouter;
-use showroom::flows::testing::{TestSetup, run_dir};
+use showroom::flows::testing::{ChannelRoundTrip, TestSetup, run_dir};
 
 use crate::support::{ADMIN_TOKEN, start_server};
 
@@ -32,6 +32,12 @@ fn showroom(args: &[&str], cwd: &Path) -> (bool, String, String) {
 
 #[tokio::test]
 async fn shipped_flows_pass_check_and_their_conversation_tests() {
+    assert_shipped_flow_tests_pass(None).await;
+}
+
+/// Runs the conversation tests of the shipped `flows/` straight to the flows, or through
+/// a channel's adapter, and fails listing every failed test.
+pub async fn assert_shipped_flow_tests_pass(channel: Option<Arc<dyn ChannelRoundTrip>>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = Config::defaults_with_data_dir("unused").unwrap();
     let (sources, vocabulary) = showroom::server::flow_vocabulary(
@@ -44,13 +50,17 @@ async fn shipped_flows_pass_check_and_their_conversation_tests() {
         set.flows().count() >= 4,
         "advisor, quote, privacy, contact at least"
     );
+    let through = channel
+        .as_ref()
+        .map(|c| format!(" through {}", c.name()))
+        .unwrap_or_default();
     let setup = TestSetup {
         settings: showroom::server::runner_settings(&config),
         fallback: MenuRouter::new(&config.bot, config.menu.clone()),
         sources,
         vocabulary,
         default_language: config.bot.default_language,
-        channel: None,
+        channel,
     };
     let report = run_dir(&root.join("flows/tests"), Arc::new(set), &setup).await;
     let failures: Vec<String> = report
@@ -65,13 +75,13 @@ async fn shipped_flows_pass_check_and_their_conversation_tests() {
         .collect();
     assert!(
         failures.is_empty(),
-        "{} failed:\n{}",
+        "{} failed{through}:\n{}",
         failures.len(),
         failures.join("\n")
     );
     assert!(
         report.passed() >= 20,
-        "only {} shipped flow tests",
+        "only {} shipped flow tests{through}",
         report.passed()
     );
 }

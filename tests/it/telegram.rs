@@ -3,15 +3,11 @@
 //! token, Telegram's "retry after", redelivered updates, escaping and language; and the
 //! shipped flow tests through the Telegram adapter.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use showroom::channels::telegram::round_trip::TelegramRoundTrip;
-use showroom::config::Config;
-use showroom::engine::MenuRouter;
-use showroom::flows::testing::{TestSetup, run_dir};
 
 use crate::fake_telegram::{
     Failure, FakeTelegram, Sent, callback_update, contact_update, text_update,
@@ -402,38 +398,5 @@ async fn retry_after_is_honoured_and_english_speakers_get_english() {
 
 #[tokio::test]
 async fn shipped_flow_tests_pass_through_the_telegram_adapter() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = Config::defaults_with_data_dir("unused").unwrap();
-    let (sources, vocabulary) = showroom::server::flow_vocabulary(
-        &config,
-        Arc::new(showroom::booking::sources::NoBookings),
-    );
-    let set = showroom::flows::load_dir(&root.join("flows"), &vocabulary)
-        .unwrap_or_else(|problems| panic!("shipped flows have problems:\n{problems}"));
-    let setup = TestSetup {
-        settings: showroom::server::runner_settings(&config),
-        fallback: MenuRouter::new(&config.bot, config.menu.clone()),
-        sources,
-        vocabulary,
-        default_language: config.bot.default_language,
-        channel: Some(Arc::new(TelegramRoundTrip::new())),
-    };
-    let report = run_dir(&root.join("flows/tests"), Arc::new(set), &setup).await;
-    let failures: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter_map(|o| {
-            o.failure
-                .as_ref()
-                .map(|f| format!("{}: {}\n    {f}", o.file.display(), o.name))
-        })
-        .chain(report.errors.iter().cloned())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failed through Telegram:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(report.passed() >= 20, "only {} passed", report.passed());
+    crate::flows::assert_shipped_flow_tests_pass(Some(Arc::new(TelegramRoundTrip::new()))).await;
 }

@@ -5,14 +5,10 @@
 //! requests" is waited out; unsubscribing opts the customer out. The shipped flow tests
 //! also pass through the Viber adapter.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use showroom::channels::viber::round_trip::ViberRoundTrip;
-use showroom::config::Config;
-use showroom::engine::MenuRouter;
-use showroom::flows::testing::{TestSetup, run_dir};
 
 use crate::fake_viber::{FakeViber, texts};
 use crate::support::{Deployment, ServeProcess, free_port, wait_for};
@@ -352,38 +348,5 @@ async fn pictures_get_a_polite_answer_in_the_customer_s_language() {
 
 #[tokio::test]
 async fn shipped_flow_tests_pass_through_the_viber_adapter() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config = Config::defaults_with_data_dir("unused").unwrap();
-    let (sources, vocabulary) = showroom::server::flow_vocabulary(
-        &config,
-        Arc::new(showroom::booking::sources::NoBookings),
-    );
-    let set = showroom::flows::load_dir(&root.join("flows"), &vocabulary)
-        .unwrap_or_else(|problems| panic!("shipped flows have problems:\n{problems}"));
-    let setup = TestSetup {
-        settings: showroom::server::runner_settings(&config),
-        fallback: MenuRouter::new(&config.bot, config.menu.clone()),
-        sources,
-        vocabulary,
-        default_language: config.bot.default_language,
-        channel: Some(Arc::new(ViberRoundTrip::new())),
-    };
-    let report = run_dir(&root.join("flows/tests"), Arc::new(set), &setup).await;
-    let failures: Vec<String> = report
-        .outcomes
-        .iter()
-        .filter_map(|o| {
-            o.failure
-                .as_ref()
-                .map(|f| format!("{}: {}\n    {f}", o.file.display(), o.name))
-        })
-        .chain(report.errors.iter().cloned())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} failed through Viber:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(report.passed() >= 20, "only {} passed", report.passed());
+    crate::flows::assert_shipped_flow_tests_pass(Some(Arc::new(ViberRoundTrip::new()))).await;
 }

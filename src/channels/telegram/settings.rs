@@ -72,12 +72,7 @@ impl std::fmt::Debug for TelegramEnv {
 
 impl TelegramEnv {
     pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = crate::config::env_value;
         Self {
             token: var("TELEGRAM_BOT_TOKEN"),
             api_url: var("TELEGRAM_API_URL"),

@@ -62,12 +62,7 @@ impl std::fmt::Debug for ViberEnv {
 
 impl ViberEnv {
     pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = crate::config::env_value;
         Self {
             auth_token: var("VIBER_AUTH_TOKEN"),
             api_url: var("VIBER_API_URL"),
