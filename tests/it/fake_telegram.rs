@@ -178,6 +178,17 @@ impl FakeTelegram {
         self.lock().chats.get(&chat).cloned().unwrap_or_default()
     }
 
+    /// The newest of the bot's messages in `chat` with an inline button titled `title`:
+    /// that message's id and the button's `callback_data` (what a press sends back).
+    pub fn button(&self, chat: i64, title: &str) -> Option<(i64, String)> {
+        self.sent_to(chat).iter().rev().find_map(|m| {
+            m.buttons
+                .iter()
+                .find(|(t, _)| t == title)
+                .map(|(_, data)| (m.message_id, data.clone()))
+        })
+    }
+
     /// Waits (up to 30 s) until one of the chat's messages after the first `seen`
     /// satisfies `ready`, and a moment more for the rest of that turn; returns the
     /// messages after `seen`.

@@ -126,18 +126,21 @@ impl TelegramChannel {
 
     /// Handles one update from the webhook or the polling loop. Errors are logged: one
     /// customer's failure never stops the others.
-    pub async fn handle_update(&self, update: &Update) {
+    /// An error means the update may not be stored (the database is unreachable): the
+    /// caller has Telegram send it again, and a repeat of what was stored is recognised
+    /// by its `update_id`.
+    pub async fn handle_update(&self, update: &Update) -> Result<(), EngineError> {
         let Some(incoming) = update::classify(update) else {
             tracing::debug!(
                 update = update.id.0,
                 "an update that is not a customer's action"
             );
-            return;
+            return Ok(());
         };
         let chat = incoming.chat_id;
-        if let Err(err) = self.handle(incoming).await {
-            tracing::error!(cause = %err, chat, "could not handle a Telegram update");
-        }
+        self.handle(incoming).await.inspect_err(|err| {
+            tracing::error!(cause = %err, chat, "could not handle a Telegram update; Telegram will send it again");
+        })
     }
 
     async fn handle(&self, incoming: Incoming) -> Result<(), EngineError> {
@@ -233,7 +236,7 @@ impl TelegramChannel {
 
     /// Sends the replies of a turn that were not delivered yet (a redelivered update gets
     /// its original replies back from the engine, already delivered). A streamed reply
-    /// replaces its preview message when it fits one message.
+    /// replaces its preview message (a long one: with its first part).
     async fn deliver_fresh(
         &self,
         conversation: &ConversationHandle,
@@ -274,8 +277,9 @@ impl TelegramChannel {
         send_committed(&self.engine, self, &chat.to_string(), &rest, language).await;
     }
 
-    /// Edits the message a reply was streamed into to its committed text; `false` when
-    /// it was not streamed, does not fit one message, or the edit failed.
+    /// Edits the message a reply was streamed into to its committed text (its first
+    /// part, the other parts sent after it); `false` when it was not streamed, its first
+    /// message carries the contact keyboard, or Telegram refused a call.
     async fn replace_preview(
         &self,
         chat: i64,
@@ -298,24 +302,30 @@ impl TelegramChannel {
                 return false;
             }
         };
-        let [message] = messages.as_slice() else {
+        let Some((first, rest)) = messages.split_first() else {
             return false;
         };
-        if matches!(message.markup, Markup::Contact(_)) {
+        if matches!(first.markup, Markup::Contact(_)) {
             // Only inline keyboards can be added by an edit.
             return false;
         }
-        match self
+        if let Err(err) = self
             .client
-            .edit(chat, preview.sent, &message.html, &message.markup)
+            .edit(chat, preview.sent, &first.html, &first.markup)
             .await
         {
-            Ok(()) => true,
-            Err(err) => {
-                tracing::warn!(cause = %err, chat, "could not edit the streamed answer; sending it anew");
-                false
+            tracing::warn!(cause = %err, chat, "could not edit the streamed answer; sending it anew");
+            return false;
+        }
+        // A reply longer than one message: the preview became its first part, the rest
+        // follow as new messages (sending the whole reply again would repeat that part).
+        for message in rest.iter().filter(|m| !m.html.is_empty()) {
+            if let Err(err) = self.client.send(chat, message).await {
+                tracing::warn!(cause = %err, chat, "could not send the rest of a streamed answer; sending it anew");
+                return false;
             }
         }
+        true
     }
 }
 

@@ -35,8 +35,12 @@ pub async fn poll(channel: Arc<TelegramChannel>, token: CancellationToken) {
             }
         }
     }
-    // The last turn of each chat: the next one of that chat waits for it.
-    let mut tails: HashMap<i64, JoinHandle<()>> = HashMap::new();
+    // The last turn of each chat: the next one of that chat waits for it (and gives up
+    // when it failed, so a chat's updates are never taken out of order). Each turn
+    // returns the id of the first update of its chat that could not be handled.
+    let mut tails: HashMap<i64, JoinHandle<Option<i32>>> = HashMap::new();
+    // Batches in a row with an update that could not be handled: the pause grows.
+    let mut failed_rounds = 0;
     let mut offset: i32 = 0;
     attempt = 0;
     loop {
@@ -59,28 +63,41 @@ pub async fn poll(channel: Arc<TelegramChannel>, token: CancellationToken) {
             }
         };
         for update in updates {
-            offset = offset.max(
-                i32::try_from(update.id.0)
-                    .unwrap_or(i32::MAX)
-                    .saturating_add(1),
-            );
+            let id = i32::try_from(update.id.0).unwrap_or(i32::MAX);
+            offset = offset.max(id.saturating_add(1));
             let Some(chat) = super::update::classify(&update).map(|i| i.chat_id) else {
                 continue;
             };
             let previous = tails.remove(&chat);
             let channel = channel.clone();
             let turn = tokio::spawn(async move {
-                if let Some(previous) = previous {
-                    let _ = previous.await;
+                if let Some(previous) = previous
+                    && let Ok(Some(failed)) = previous.await
+                {
+                    return Some(failed);
                 }
-                channel.handle_update(&update).await;
+                channel.handle_update(&update).await.err().map(|_| id)
             });
             tails.insert(chat, turn);
         }
         // The batch is handled before its offset goes back to Telegram (see above). The
         // turns finish even when the server is stopping: their replies are committed.
+        let mut first_failed: Option<i32> = None;
         for (_, turn) in tails.drain() {
-            let _ = turn.await;
+            if let Ok(Some(failed)) = turn.await {
+                first_failed = Some(first_failed.map_or(failed, |f| f.min(failed)));
+            }
+        }
+        if let Some(failed) = first_failed {
+            // Ask again from the first update not taken (the database was unreachable);
+            // the ones after it that were handled are recognised as repeats.
+            offset = failed;
+            if !pause(&token, failed_rounds).await {
+                break;
+            }
+            failed_rounds += 1;
+        } else {
+            failed_rounds = 0;
         }
     }
 }

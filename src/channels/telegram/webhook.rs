@@ -54,7 +54,13 @@ async fn receive(
             format!("the body is not a Telegram Update object: {err}"),
         )
     })?;
-    channel.handle_update(&update).await;
+    // An update we could not take gets a 503, so Telegram sends it again later.
+    channel.handle_update(&update).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the update could not be stored now; send it again",
+        )
+    })?;
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
