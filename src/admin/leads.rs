@@ -4,7 +4,7 @@
 //!
 //! - `GET /admin/api/leads?status=&band=&since=&limit=` (latest change first),
 //! - `GET /admin/api/leads/{id}` (lead, customer, consents, bookings, outbox messages),
-//! - `GET /admin/api/customers/{id}` (record, consents, leads),
+//! - `GET /admin/api/customers/{id}` (record, channel identities, consents, leads),
 //! - `GET /admin/api/outbox?status=&lead=&limit=` (counts, CRM endpoint, messages),
 //! - `POST /admin/api/outbox/{id}/retry`.
 
@@ -67,6 +67,9 @@ pub(crate) struct LeadDetail {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct CustomerDetail {
     pub customer: CustomerRecord,
+    /// Where the customer talks to us, as `channel:id` (`telegram:123456789`; a web
+    /// session's id is the hash of its token).
+    pub identities: Vec<String>,
     pub consents: Vec<ConsentRecord>,
     pub leads: Vec<LeadRecord>,
 }
@@ -146,8 +149,15 @@ pub(crate) async fn customer_detail(
     };
     let consents = data.consents(id).await?;
     let leads = data.leads(&customer_leads(id)).await?;
+    let identities = data
+        .channel_identities(id)
+        .await?
+        .into_iter()
+        .map(|(channel, external_id)| format!("{channel}:{external_id}"))
+        .collect();
     Ok(Some(CustomerDetail {
         customer,
+        identities,
         consents,
         leads,
     }))

@@ -260,6 +260,8 @@ async fn a_widget_conversation_continues_on_telegram_through_the_bot_api() {
         profile["phone_verified"], true,
         "shared on Telegram: {customer:#}"
     );
+    let identities = channels_of(&customer);
+    assert_eq!(identities, ["telegram", "web"], "{customer:#}");
     let leads = site.active_leads().await;
     assert_eq!(leads.len(), 1, "{leads:#?}");
     assert_eq!(leads[0]["customer_id"], customer_id.as_str(), "{leads:#?}");
@@ -369,6 +371,8 @@ async fn the_same_verified_phone_on_telegram_viber_and_the_web_is_one_customer_a
     let profile = &customer["customer"]["profile"];
     assert_eq!(profile["phone"], "+573001234567", "{customer:#}");
     assert_eq!(profile["phone_verified"], true, "{customer:#}");
+    let identities = channels_of(&customer);
+    assert_eq!(identities, ["telegram", "viber", "web"], "{customer:#}");
     let leads = site.active_leads().await;
     assert_eq!(leads.len(), 1, "one lead: {leads:#?}");
     assert_eq!(leads[0]["customer_id"], customer_id.as_str(), "{leads:#?}");
@@ -437,4 +441,18 @@ async fn a_viber_deep_link_continues_the_widget_conversation_in_the_welcome() {
         text.starts_with(STALE_NOTE) && !text.contains("Marta"),
         "{welcome:#}"
     );
+}
+
+/// The channels of a customer's identities (`/admin/api/customers/{id}`), sorted.
+fn channels_of(customer: &serde_json::Value) -> Vec<String> {
+    let mut channels: Vec<String> = customer["identities"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|id| id.as_str()?.split_once(':').map(|(c, _)| c.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    channels.sort();
+    channels
 }
