@@ -128,6 +128,34 @@ impl PgDatabase {
     }
 }
 
+impl PgDatabase {
+    /// Refuses (`false`) or allows new connections to the database, and with `false`
+    /// also ends the open ones: the server sees its database go away.
+    pub async fn set_reachable(&self, reachable: bool) {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL)
+            .await
+            .expect("the admin database answers");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS {reachable}",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("change whether the database takes connections");
+        if !reachable {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+                self.name
+            )))
+            .execute(&mut admin)
+            .await
+            .expect("end the database's connections");
+        }
+        admin.close().await.ok();
+    }
+}
+
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         // Drop runs outside async; psql ships with the server.

@@ -12,7 +12,7 @@ use showroom::channels::telegram::round_trip::TelegramRoundTrip;
 use crate::fake_telegram::{
     Failure, FakeTelegram, Sent, callback_update, contact_update, text_update,
 };
-use crate::support::Deployment;
+use crate::support::{Deployment, PgDatabase};
 
 /// Five messages a second to a chat keeps the conversations quick; the 429 test uses
 /// Telegram's one.
@@ -305,6 +305,80 @@ async fn the_webhook_takes_only_requests_with_the_secret_token() {
         answered.len(),
         "a redelivered update is not answered twice"
     );
+    drop(server);
+}
+
+#[tokio::test]
+async fn an_update_that_cannot_be_stored_gets_503_and_is_taken_when_telegram_sends_it_again() {
+    let fake = FakeTelegram::start().await;
+    let database = PgDatabase::create().await;
+    let mut env = fake.env();
+    env.retain(|(name, _)| !name.starts_with("TELEGRAM_WEBHOOK"));
+    env.extend([
+        (
+            "TELEGRAM_WEBHOOK_URL".to_owned(),
+            "https://bot.example.co/webhooks/telegram".to_owned(),
+        ),
+        (
+            "TELEGRAM_WEBHOOK_SECRET".to_owned(),
+            "s3cr3t_-token".to_owned(),
+        ),
+        ("DATABASE_URL".to_owned(), database.url.clone()),
+    ]);
+    let settings = format!("{QUICK}[store]\nacquire_timeout = \"1s\"\n");
+    let site = Deployment::new(&settings).with_env(env);
+    let server = site.serve().await;
+    wait_for_calls(&fake, &site, "setWebhook").await;
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/webhooks/telegram", server.base);
+    let mut update = text_update(5_550_009, "quiero hablar con un asesor", "es");
+    update["update_id"] = json!(901);
+    let post = || {
+        client
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("X-Telegram-Bot-Api-Secret-Token", "s3cr3t_-token")
+            .body(update.to_string())
+            .send()
+    };
+
+    database.set_reachable(false).await;
+    let refused = post().await.unwrap();
+    assert_eq!(
+        refused.status(),
+        503,
+        "Telegram must send it again: {}",
+        refused.text().await.unwrap_or_default()
+    );
+    assert!(fake.sent_to(5_550_009).is_empty());
+
+    // The database is back: Telegram's next attempt is taken, without a restart.
+    database.set_reachable(true).await;
+    let accepted = post().await.unwrap();
+    assert_eq!(accepted.status(), 200);
+    let answered = fake.sent_to(5_550_009);
+    assert!(
+        answered
+            .iter()
+            .any(|m| m.text.contains("asesor") || m.text.contains("datos")),
+        "the customer is answered: {answered:#?}"
+    );
+    let conversations = server.admin_get("/admin/api/conversations").await;
+    let id = conversations["conversations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let conversation = server
+        .admin_get(&format!("/admin/api/conversations/{id}"))
+        .await;
+    let inbound: Vec<&Value> = conversation["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "in")
+        .collect();
+    assert_eq!(inbound.len(), 1, "stored once: {conversation:#}");
     drop(server);
 }
 

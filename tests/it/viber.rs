@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use showroom::channels::viber::round_trip::ViberRoundTrip;
 
 use crate::fake_viber::{FakeViber, texts};
-use crate::support::{Deployment, ServeProcess, free_port, wait_for};
+use crate::support::{Deployment, PgDatabase, ServeProcess, free_port, wait_for};
 
 /// A showroom with Viber on, talking to `fake`; waits until its webhook is registered.
 async fn serve_with_viber(fake: &FakeViber) -> (Deployment, ServeProcess, String) {
@@ -254,6 +254,51 @@ async fn too_many_requests_is_waited_out_and_the_reply_delivered() {
         .count();
     assert_eq!(refused, 2, "{attempts:#?}");
     assert_eq!(said.len(), 1, "delivered once: {said:#?}");
+}
+
+#[tokio::test]
+async fn a_callback_that_cannot_be_stored_gets_503_and_is_taken_when_viber_sends_it_again() {
+    let fake = FakeViber::start().await;
+    let database = PgDatabase::create().await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut env = fake.env(&base);
+    env.push(("DATABASE_URL".to_owned(), database.url.clone()));
+    let site = Deployment::new("[store]\nacquire_timeout = \"1s\"\n").with_env(env);
+    let server = site.serve_in("data", port).await;
+    let webhook = format!("{base}/webhooks/viber");
+    wait_for(|| async { fake.webhook() }).await;
+    let ana = fake.customer(&webhook, "pttm25kSGUo1919sBORWyA==", "es");
+    // The same callback twice, as Viber resends it: same message_token.
+    let event = ana.message(json!({"type": "text", "text": "quiero hablar con un asesor"}));
+
+    database.set_reachable(false).await;
+    let (status, body) = ana.post(&event).await;
+    assert_eq!(status, 503, "Viber must send it again: {body}");
+    assert!(fake.sent_to("pttm25kSGUo1919sBORWyA==").is_empty());
+
+    database.set_reachable(true).await;
+    let (status, body) = ana.post(&event).await;
+    assert_eq!(status, 200, "{body}");
+    let answered = wait_for(|| async {
+        let sent = fake.sent_to("pttm25kSGUo1919sBORWyA==");
+        (!sent.is_empty()).then_some(sent)
+    })
+    .await
+    .expect("the customer is answered once the database is back");
+    assert!(!answered.is_empty());
+    let conversations = conversations_on_viber(&server.admin_get("/admin/api/conversations").await);
+    let id = conversations[0]["id"].as_str().unwrap();
+    let conversation = server
+        .admin_get(&format!("/admin/api/conversations/{id}"))
+        .await;
+    let inbound = conversation["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["direction"] == "in")
+        .count();
+    assert_eq!(inbound, 1, "stored once: {conversation:#}");
 }
 
 #[tokio::test]
