@@ -30,9 +30,9 @@ pub enum DeliveryError {
 pub trait Deliver: Send + Sync {
     fn channel(&self) -> ChannelKind;
 
-    /// Sends `replies` in order to `external_id` (a Telegram chat id, a Viber user id).
-    /// Returns how many of them, from the first, were handed over before an error; an
-    /// error with `Ok`-worthy progress is reported as that count plus the error.
+    /// Sends `replies` in order to `external_id` (a Telegram chat id, a Viber user id)
+    /// and stops at the first that fails. Returns how many, from the first, were handed
+    /// over, and the error that stopped it, if any.
     async fn deliver(
         &self,
         external_id: &str,
