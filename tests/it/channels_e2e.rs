@@ -16,6 +16,8 @@ const SETTINGS: &str = "[telegram]\nmessages_per_second_per_chat = 5\nedit_inter
 const CONTINUED: &str = "¡Listo! Seguimos aquí la conversación que empezaste en la web.";
 const STALE_NOTE: &str = "Ese enlace ya se usó o venció; seguimos aquí desde el inicio.";
 const GREETING: &str = "¿En qué te puedo ayudar?";
+/// Bearer token of the CRM/ERP calls (`/api/v1/outreach`).
+const API_TOKEN: &str = "test-api-token-0123456789";
 
 /// The fakes and the one server talking to both.
 struct Site {
@@ -37,7 +39,8 @@ impl Site {
         let base = format!("http://127.0.0.1:{port}");
         let deployment = Deployment::new(SETTINGS)
             .with_env(telegram.env())
-            .with_env(viber.env(&base));
+            .with_env(viber.env(&base))
+            .with_env([("SHOWROOM_API_TOKEN".to_owned(), API_TOKEN.to_owned())]);
         let server = deployment.serve_in("data", port).await;
         let client = reqwest::Client::new();
         let offered = wait_for(|| async {
@@ -455,4 +458,67 @@ fn channels_of(customer: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default();
     channels.sort();
     channels
+}
+
+#[tokio::test]
+async fn outreach_reaches_a_telegram_customer_through_the_relay_and_its_button_works() {
+    let site = Site::start().await;
+    // Ana agreed to be contacted on Telegram (the consent question of the advisor flow).
+    let ana = TelegramChat {
+        fake: &site.telegram,
+        chat: 5_550_301,
+    };
+    ana.say("hablar con un asesor", "¿Nos autorizas?").await;
+    ana.press("Sí, autorizo", "¿Cómo te llamas?").await;
+    ana.say("Ana Gómez", "celular").await;
+    ana.share_contact("573001234567", "¿En qué te podemos ayudar?")
+        .await;
+    ana.press("Comprar un carro", "Ya le pasé tu solicitud")
+        .await;
+
+    // The ERP announces her service; nobody is connected, so the relay sends it.
+    let seen = site.telegram.sent_to(ana.chat).len();
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/outreach", site.server.base))
+        .bearer_auth(API_TOKEN)
+        .json(&json!({
+            "customer": {"channel": "telegram", "id": ana.chat.to_string()},
+            "message": {
+                "es": "Hola Ana, tu Tiguan ABC123 ya cumple 10.000 km: es hora de su mantenimiento.",
+                "en": "Hi Ana, your Tiguan ABC123 is due for its 10,000 km service."
+            },
+            "flow": {"id": "service", "values": {"plate": "ABC123", "model": "tiguan"}},
+            "idempotency_key": "service-abc123-10000",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    let arrived = site
+        .telegram
+        .wait_for(ana.chat, seen, |m| m.text.contains("10.000 km"))
+        .await;
+    let offer = arrived
+        .iter()
+        .find(|m| m.text.contains("10.000 km"))
+        .expect("the outreach message");
+    let titles: Vec<&str> = offer.buttons.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(titles, ["Agendar", "Ahora no"], "{offer:#?}");
+    // Sent once, though the relay keeps sweeping.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let copies = site
+        .telegram
+        .sent_to(ana.chat)
+        .iter()
+        .filter(|m| m.text.contains("10.000 km"))
+        .count();
+    assert_eq!(copies, 1);
+
+    // "Agendar" starts the service flow with the plate and model already known.
+    let answered = ana.press("Agendar", "¿De qué año").await;
+    assert!(
+        joined(&answered).contains("Tiguan"),
+        "{}",
+        joined(&answered)
+    );
 }
