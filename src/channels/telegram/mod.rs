@@ -381,8 +381,6 @@ impl Deliver for TelegramChannel {
                     return (sent, Some(err.into_delivery()));
                 }
             }
-            metrics::counter!("showroom_messages_total", "channel" => "telegram", "direction" => "out")
-                .increment(1);
         }
         (replies.len(), None)
     }
