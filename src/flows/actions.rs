@@ -223,21 +223,12 @@ impl Actions for StoreActions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreConfig;
     use crate::engine::ChannelIdentity;
     use crate::store::{ConversationStore, Store};
 
     async fn store_with_customer() -> (tempfile::TempDir, Store, String) {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        );
-        let config = StoreConfig {
-            max_connections: 2,
-            acquire_timeout: std::time::Duration::from_secs(10),
-        };
-        let store = Store::connect(&url, &config).await.unwrap();
+        let store = crate::store::test_store(dir.path()).await;
         let customer = store
             .open_conversation(&ChannelIdentity::new(ChannelKind::Web, "w1"), 0)
             .await

@@ -618,6 +618,20 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// A store on a fresh SQLite file in `dir`, migrated, for unit tests.
+#[cfg(test)]
+pub(crate) async fn test_store(dir: &Path) -> Store {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+    let config = crate::config::StoreConfig {
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(10),
+    };
+    match Store::connect(&url, &config).await {
+        Ok(store) => store,
+        Err(err) => panic!("a test database in {}: {err}", dir.display()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,20 +73,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::StoreConfig;
 
     #[tokio::test]
     async fn a_receipt_sent_again_is_kept_once() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("db.sqlite").display()
-        );
-        let config = StoreConfig {
-            max_connections: 2,
-            acquire_timeout: std::time::Duration::from_secs(10),
-        };
-        let store = Store::connect(&url, &config).await.unwrap();
+        let store = crate::store::test_store(dir.path()).await;
         let receipt = ChannelReceipt {
             channel: ChannelKind::Viber,
             message_token: "5741311803571721087".into(),

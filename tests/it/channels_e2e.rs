@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::fake_telegram::{FakeTelegram, Sent, callback_update, contact_update, text_update};
+use crate::fake_telegram::{FakeTelegram, Sent, TelegramCustomer};
 use crate::fake_viber::{FakeViber, texts};
 use crate::support::{Deployment, ServeProcess, WebChat, free_port, wait_for};
 
@@ -110,45 +110,6 @@ impl Site {
     }
 }
 
-/// A customer in a private Telegram chat with the bot.
-struct TelegramChat<'a> {
-    fake: &'a FakeTelegram,
-    chat: i64,
-}
-
-impl TelegramChat<'_> {
-    /// Sends `update`; returns the bot's new messages once one contains `expect`.
-    async fn send(&self, update: Value, expect: &str) -> Vec<Sent> {
-        let seen = self.fake.sent_to(self.chat).len();
-        self.fake.push_update(update);
-        self.fake
-            .wait_for(self.chat, seen, |m| m.text.contains(expect))
-            .await
-    }
-
-    async fn say(&self, text: &str, expect: &str) -> Vec<Sent> {
-        self.send(text_update(self.chat, text, "es"), expect).await
-    }
-
-    async fn press(&self, title: &str, expect: &str) -> Vec<Sent> {
-        let (message_id, data) = self.fake.button(self.chat, title).unwrap_or_else(|| {
-            panic!("no button `{title}` in {:#?}", self.fake.sent_to(self.chat))
-        });
-        self.send(callback_update(self.chat, message_id, &data), expect)
-            .await
-    }
-
-    /// Taps the share-phone button the bot offered.
-    async fn share_contact(&self, phone: &str, expect: &str) -> Vec<Sent> {
-        assert!(
-            self.fake.sent_to(self.chat).iter().any(|m| m.asks_contact),
-            "no share-phone button in {:#?}",
-            self.fake.sent_to(self.chat)
-        );
-        self.send(contact_update(self.chat, phone), expect).await
-    }
-}
-
 fn joined(sent: &[Sent]) -> String {
     sent.iter()
         .map(|m| m.text.as_str())
@@ -215,9 +176,10 @@ async fn a_widget_conversation_continues_on_telegram_through_the_bot_api() {
     let token = param(&url, "start");
 
     // Telegram opens the bot with `/start <token>` from a chat the bot never saw.
-    let ana = TelegramChat {
+    let ana = TelegramCustomer {
         fake: &site.telegram,
         chat: 5_550_101,
+        language: "es",
     };
     let continued = ana.say(&format!("/start {token}"), "celular").await;
     assert_eq!(continued[0].text, CONTINUED, "{continued:#?}");
@@ -280,9 +242,10 @@ async fn a_widget_conversation_continues_on_telegram_through_the_bot_api() {
     assert_eq!(booking["name"], "Ana María Gómez", "{booking:#}");
 
     // The same link from another Telegram chat: told politely, then a fresh start.
-    let stranger = TelegramChat {
+    let stranger = TelegramCustomer {
         fake: &site.telegram,
         chat: 5_550_102,
+        language: "es",
     };
     let refused = stranger.say(&format!("/start {token}"), GREETING).await;
     assert_eq!(refused[0].text, STALE_NOTE, "{refused:#?}");
@@ -308,9 +271,10 @@ async fn the_same_verified_phone_on_telegram_viber_and_the_web_is_one_customer_a
     let site = Site::start().await;
 
     // Telegram: an advisor, the phone shared with the button (no plus, as Telegram sends it).
-    let juan = TelegramChat {
+    let juan = TelegramCustomer {
         fake: &site.telegram,
         chat: 5_550_201,
+        language: "es",
     };
     juan.say("hablar con un asesor", "¿Nos autorizas?").await;
     juan.press("Sí, autorizo", "¿Cómo te llamas?").await;
@@ -464,9 +428,10 @@ fn channels_of(customer: &serde_json::Value) -> Vec<String> {
 async fn outreach_reaches_a_telegram_customer_through_the_relay_and_its_button_works() {
     let site = Site::start().await;
     // Ana agreed to be contacted on Telegram (the consent question of the advisor flow).
-    let ana = TelegramChat {
+    let ana = TelegramCustomer {
         fake: &site.telegram,
         chat: 5_550_301,
+        language: "es",
     };
     ana.say("hablar con un asesor", "¿Nos autorizas?").await;
     ana.press("Sí, autorizo", "¿Cómo te llamas?").await;

@@ -545,3 +545,63 @@ pub fn callback_update(chat_id: i64, message_id: i64, data: &str) -> Value {
         }
     })
 }
+
+/// A customer in a private chat with the bot, as the fake sees it: sends updates and
+/// waits for the bot's answers.
+pub struct TelegramCustomer<'a> {
+    pub fake: &'a FakeTelegram,
+    pub chat: i64,
+    /// The app language the customer's updates carry (`language_code`).
+    pub language: &'static str,
+}
+
+impl TelegramCustomer<'_> {
+    /// How many messages the bot has sent to this chat so far.
+    pub fn seen(&self) -> usize {
+        self.fake.sent_to(self.chat).len()
+    }
+
+    /// Sends `update`; returns the bot's new messages once one contains `expect`.
+    pub async fn send(&self, update: Value, expect: &str) -> Vec<Sent> {
+        let seen = self.seen();
+        self.fake.push_update(update);
+        self.fake
+            .wait_for(self.chat, seen, |m| m.text.contains(expect))
+            .await
+    }
+
+    /// Writes `text`.
+    pub async fn say(&self, text: &str, expect: &str) -> Vec<Sent> {
+        self.send(text_update(self.chat, text, self.language), expect)
+            .await
+    }
+
+    /// Presses the newest inline button titled `title`.
+    pub async fn press(&self, title: &str, expect: &str) -> Vec<Sent> {
+        let (message_id, data) = self.fake.button(self.chat, title).unwrap_or_else(|| {
+            panic!("no button `{title}` in {:#?}", self.fake.sent_to(self.chat))
+        });
+        self.send(callback_update(self.chat, message_id, &data), expect)
+            .await
+    }
+
+    /// Taps the share-phone button the bot offered.
+    pub async fn share_contact(&self, phone: &str, expect: &str) -> Vec<Sent> {
+        assert!(
+            self.fake.sent_to(self.chat).iter().any(|m| m.asks_contact),
+            "no share-phone button in {:#?}",
+            self.fake.sent_to(self.chat)
+        );
+        self.send(contact_update(self.chat, phone), expect).await
+    }
+
+    /// The title of the first button of the newest message with buttons.
+    pub fn first_button(&self) -> String {
+        self.fake
+            .sent_to(self.chat)
+            .iter()
+            .rev()
+            .find_map(|m| m.buttons.first().map(|(title, _)| title.clone()))
+            .expect("a message with buttons")
+    }
+}

@@ -10,69 +10,13 @@ use serde_json::{Value, json};
 use showroom::channels::telegram::round_trip::TelegramRoundTrip;
 
 use crate::fake_telegram::{
-    Failure, FakeTelegram, Sent, callback_update, contact_update, text_update,
+    Failure, FakeTelegram, TelegramCustomer, callback_update, contact_update, text_update,
 };
 use crate::support::{Deployment, PgDatabase};
 
 /// Five messages a second to a chat keeps the conversations quick; the 429 test uses
 /// Telegram's one.
 const QUICK: &str = "[telegram]\nmessages_per_second_per_chat = 5\nedit_interval = \"200ms\"\n";
-
-/// A customer in a private chat with the bot, as the fake sees it.
-struct Customer<'a> {
-    fake: &'a FakeTelegram,
-    chat: i64,
-    language: &'static str,
-}
-
-impl Customer<'_> {
-    fn seen(&self) -> usize {
-        self.fake.sent_to(self.chat).len()
-    }
-
-    /// Writes `text`; returns the bot's messages once the last one contains `expect`.
-    async fn say(&self, text: &str, expect: &str) -> Vec<Sent> {
-        let seen = self.seen();
-        self.fake
-            .push_update(text_update(self.chat, text, self.language));
-        self.fake
-            .wait_for(self.chat, seen, |m| m.text.contains(expect))
-            .await
-    }
-
-    /// Presses the inline button titled `title` on the bot's messages.
-    async fn press(&self, title: &str, expect: &str) -> Vec<Sent> {
-        let (message_id, data) = self
-            .fake
-            .sent_to(self.chat)
-            .iter()
-            .rev()
-            .find_map(|m| {
-                m.buttons
-                    .iter()
-                    .find(|(t, _)| t == title)
-                    .map(|(_, data)| (m.message_id, data.clone()))
-            })
-            .unwrap_or_else(|| {
-                panic!("no button `{title}` in {:#?}", self.fake.sent_to(self.chat))
-            });
-        let seen = self.seen();
-        self.fake
-            .push_update(callback_update(self.chat, message_id, &data));
-        self.fake
-            .wait_for(self.chat, seen, |m| m.text.contains(expect))
-            .await
-    }
-
-    fn first_button(&self) -> String {
-        self.fake
-            .sent_to(self.chat)
-            .iter()
-            .rev()
-            .find_map(|m| m.buttons.first().map(|(title, _)| title.clone()))
-            .expect("a message with buttons")
-    }
-}
 
 /// Waits until the bot called `method`; on a timeout shows the server's log.
 async fn wait_for_calls(
@@ -121,7 +65,7 @@ async fn a_test_drive_booking_completes_over_telegram_by_polling() {
         "the username is asked with getMe"
     );
 
-    let ana = Customer {
+    let ana = TelegramCustomer {
         fake: &fake,
         chat: 5_550_001,
         language: "es",
@@ -391,7 +335,7 @@ async fn retry_after_is_honoured_and_english_speakers_get_english() {
     wait_for_calls(&fake, &site, "getUpdates").await;
 
     fake.fail_next("sendMessage", 1, Failure::RetryAfter(1));
-    let john = Customer {
+    let john = TelegramCustomer {
         fake: &fake,
         chat: 5_550_003,
         language: "en",
@@ -426,7 +370,7 @@ async fn retry_after_is_honoured_and_english_speakers_get_english() {
     );
     fake.push_update(text_update(5_550_004, "hola", "es"));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let maria = Customer {
+    let maria = TelegramCustomer {
         fake: &fake,
         chat: 5_550_005,
         language: "es",
