@@ -145,7 +145,10 @@ impl TelegramChannel {
 
     async fn handle(&self, incoming: Incoming) -> Result<(), EngineError> {
         let conversation = self.engine.open(&incoming.identity()).await?;
-        if let Some(language) = incoming.language {
+        // Only on first contact: no extra read on every message.
+        if conversation.created
+            && let Some(language) = incoming.language
+        {
             self.engine.prefer_language(&conversation, language).await?;
         }
         let chat = incoming.chat_id;

@@ -197,11 +197,13 @@ impl ViberChannel {
         ChannelIdentity::new(ChannelKind::Viber, user_id)
     }
 
-    /// Opens the customer's conversation and holds it in their app's language unless it
-    /// has one.
+    /// Opens the customer's conversation; a new one is held in their app's language.
     async fn open(&self, user: &ViberUser) -> Result<ConversationHandle, EngineError> {
         let conversation = self.engine.open(&Self::identity(&user.id)).await?;
-        if let Some(language) = user.language() {
+        // Only on first contact: no extra read on every message.
+        if conversation.created
+            && let Some(language) = user.language()
+        {
             self.engine.prefer_language(&conversation, language).await?;
         }
         Ok(conversation)
