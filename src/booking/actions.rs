@@ -13,7 +13,10 @@ use serde_json::{Map, Value};
 use super::availability::when;
 use super::availability::{Availability, Need, occupied_window};
 use super::calendar::Calendar;
-use super::{Booking, BookingCode, BookingKind, BookingRequest, ReserveError, Slot};
+use super::{
+    Booking, BookingCode, BookingFilter, BookingKind, BookingRequest, BookingStatus, ReserveError,
+    Slot,
+};
 use crate::config::{RawModel, model_name};
 use crate::engine::Language;
 use crate::flows::actions::{ActionCall, ActionError, ActionOutcome, Actions};
@@ -162,6 +165,23 @@ impl BookingActions {
         let start = args.slot("slot")?;
         let phone = args.optional("phone");
         let name = args.optional("name").unwrap_or_default();
+        // A crash between the reservation and the commit of this turn makes the engine
+        // process the same confirmation again: the booking it made stands. Reserving again
+        // would find the slot taken (by that booking) and send the customer to book a
+        // second one.
+        if let Some(booking) = self
+            .made_by_this_conversation(kind, call, &args, start)
+            .await?
+        {
+            self.customers
+                .set_contact(
+                    call.customer_id,
+                    Some(name.as_str()).filter(|n| !n.is_empty()),
+                    phone.as_deref(),
+                )
+                .await?;
+            return Ok(self.booked(&booking, &branch, call.language));
+        }
         let now = Timestamp::now();
         for _ in 0..RESERVE_ATTEMPTS {
             let (from, to) = occupied_window(&self.calendar, now);
@@ -202,19 +222,7 @@ impl BookingActions {
                         serde_json::json!({"code": booking.code, "kind": kind.as_str()}),
                     )
                     .await?;
-                    let mut values = Map::new();
-                    values.insert("booked".into(), "yes".into());
-                    values.insert("booking_code".into(), booking.code.to_string().into());
-                    values.insert(
-                        "booking_when".into(),
-                        self.when(&booking, call.language).into(),
-                    );
-                    values.insert("booking_place".into(), self.place(&branch).into());
-                    values.insert("ics_url".into(), self.ics_url(&booking).into());
-                    return Ok(ActionOutcome {
-                        values,
-                        replies: Vec::new(),
-                    });
+                    return Ok(self.booked(&booking, &branch, call.language));
                 }
                 Err(ReserveError::Taken) => continue,
                 Err(ReserveError::Store(err)) => return Err(err.into()),
@@ -235,6 +243,61 @@ impl BookingActions {
             values,
             replies: Vec::new(),
         })
+    }
+
+    /// What the flow says after `booking` was made.
+    fn booked(&self, booking: &Booking, branch: &str, language: Language) -> ActionOutcome {
+        let mut values = Map::new();
+        values.insert("booked".into(), "yes".into());
+        values.insert("booking_code".into(), booking.code.to_string().into());
+        values.insert("booking_when".into(), self.when(booking, language).into());
+        values.insert("booking_place".into(), self.place(branch).into());
+        values.insert("ics_url".into(), self.ics_url(booking).into());
+        ActionOutcome {
+            values,
+            replies: Vec::new(),
+        }
+    }
+
+    /// The confirmed booking this conversation already made for exactly this request
+    /// (kind, branch, model or service, start), if any.
+    async fn made_by_this_conversation(
+        &self,
+        kind: BookingKind,
+        call: &ActionCall<'_>,
+        args: &Args<'_>,
+        start: DateTime,
+    ) -> Result<Option<Booking>, ActionError> {
+        let branch = args.required("branch")?;
+        let Some(at) = self
+            .calendar
+            .branch(&branch)
+            .and_then(|b| start.to_zoned(b.time_zone.clone()).ok())
+            .map(|zoned| zoned.timestamp())
+        else {
+            return Ok(None);
+        };
+        let filter = BookingFilter {
+            branch: Some(branch),
+            status: Some(BookingStatus::Confirmed),
+            kind: Some(kind),
+            from: Some(at),
+            to: at.checked_add(jiff::SignedDuration::from_mins(1)).ok(),
+            customer_id: Some(call.customer_id.to_owned()),
+            limit: 20,
+            offset: 0,
+        };
+        let (model, service_type) = (args.optional("model"), args.optional("service_type"));
+        Ok(self
+            .bookings
+            .list_bookings(&filter)
+            .await?
+            .into_iter()
+            .find(|b| {
+                b.conversation_id == call.conversation_id
+                    && b.model == model
+                    && b.service_type == service_type
+            }))
     }
 
     async fn own_booking(&self, call: &ActionCall<'_>) -> Result<Option<Booking>, ActionError> {
