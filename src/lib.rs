@@ -37,6 +37,8 @@ pub mod crm;
 pub mod engine;
 pub mod flows;
 pub mod fswatch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod knowledge;
 pub mod leads;
