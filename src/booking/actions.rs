@@ -173,13 +173,7 @@ impl BookingActions {
             .made_by_this_conversation(kind, call, &args, start)
             .await?
         {
-            self.customers
-                .set_contact(
-                    call.customer_id,
-                    Some(name.as_str()).filter(|n| !n.is_empty()),
-                    phone.as_deref(),
-                )
-                .await?;
+            self.save_contact(call, &name, phone.as_deref()).await?;
             return Ok(self.booked(&booking, &branch, call.language));
         }
         let now = Timestamp::now();
@@ -209,13 +203,7 @@ impl BookingActions {
             };
             match self.bookings.reserve(&request).await {
                 Ok(booking) => {
-                    self.customers
-                        .set_contact(
-                            call.customer_id,
-                            Some(name.as_str()).filter(|n| !n.is_empty()),
-                            phone.as_deref(),
-                        )
-                        .await?;
+                    self.save_contact(call, &name, phone.as_deref()).await?;
                     self.audit(
                         call,
                         "booking.created",
@@ -243,6 +231,23 @@ impl BookingActions {
             values,
             replies: Vec::new(),
         })
+    }
+
+    /// The name and phone the customer gave for the booking, on their customer record.
+    async fn save_contact(
+        &self,
+        call: &ActionCall<'_>,
+        name: &str,
+        phone: Option<&str>,
+    ) -> Result<(), ActionError> {
+        self.customers
+            .set_contact(
+                call.customer_id,
+                Some(name).filter(|n| !n.is_empty()),
+                phone,
+            )
+            .await?;
+        Ok(())
     }
 
     /// What the flow says after `booking` was made.
