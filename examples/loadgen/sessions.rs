@@ -136,7 +136,7 @@ impl Progress {
             }),
             Err(failure) => self.recorder.error(failure, &self.live),
         }
-        if self.answered % (self.count / 20).max(1) == 0 {
+        if self.answered.is_multiple_of((self.count / 20).max(1)) {
             eprintln!(
                 "  {}/{} sessions tried, {} open, {:.0} s",
                 self.answered,
