@@ -138,9 +138,16 @@ const NAMES: [&str; 8] = [
     "Santiago López",
 ];
 
-/// Colombian mobile prefixes 300–324 give 250 million numbers; customers count up from
-/// a random start so leads of one run never share a phone (and never merge).
-const MOBILE_NUMBERS: u64 = 25 * 10_000_000;
+/// Colombian mobile prefixes that libphonenumber (the `phonenumber` crate) accepts with
+/// any seven digits after them; 306–309, for one, are refused.
+const MOBILE_PREFIXES: [u64; 20] = [
+    300, 301, 302, 303, 304, 305, 310, 311, 312, 313, 314, 315, 316, 317, 318, 319, 320, 321, 322,
+    323,
+];
+
+/// 200 million numbers; customers count up from a random start so leads of one run never
+/// share a phone (and never merge).
+const MOBILE_NUMBERS: u64 = MOBILE_PREFIXES.len() as u64 * 10_000_000;
 
 /// Hands out a different valid Colombian mobile number to every customer of the run.
 pub struct Phones {
@@ -159,7 +166,7 @@ impl Phones {
     /// `+57 3xx xxx xxxx`, the way a customer types it.
     pub fn take(&self) -> String {
         let n = (self.start + self.next.fetch_add(1, Ordering::Relaxed)) % MOBILE_NUMBERS;
-        let prefix = 300 + n / 10_000_000;
+        let prefix = MOBILE_PREFIXES[(n / 10_000_000) as usize];
         let rest = n % 10_000_000;
         format!("+57 {prefix} {:03} {:04}", rest / 10_000, rest % 10_000)
     }
@@ -281,4 +288,58 @@ pub fn texts(replies: &[Reply]) -> String {
         .map(|r| r.text.replace('\n', " "))
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_phone_handed_out_is_a_valid_colombian_mobile() {
+        for prefix in MOBILE_PREFIXES {
+            for rest in ["0000000", "5555555", "9999999"] {
+                let typed = format!("+57 {prefix} {} {}", &rest[..3], &rest[3..]);
+                let digits: String = typed
+                    .chars()
+                    .filter(|c| *c == '+' || c.is_ascii_digit())
+                    .collect();
+                let number = phonenumber::parse(None, &digits).unwrap();
+                assert!(phonenumber::is_valid(&number), "{typed}");
+            }
+        }
+        let phones = Phones::new();
+        let first = phones.take();
+        assert_ne!(first, phones.take(), "each customer gets another number");
+    }
+
+    #[test]
+    fn the_script_books_through_the_shipped_questions() {
+        let reply = |text: &str, buttons: &[(&str, &str)]| Reply {
+            text: text.to_owned(),
+            buttons: buttons
+                .iter()
+                .map(|(title, payload)| Button {
+                    title: (*title).to_owned(),
+                    payload: (*payload).to_owned(),
+                })
+                .collect(),
+        };
+        let phones = Phones::new();
+        let mut booking = Booking::new(&phones);
+        let greeting = reply(
+            "¡Hola! ¿En qué te puedo ayudar?",
+            &[("Prueba de manejo", "flow:test_drive")],
+        );
+        assert!(
+            matches!(booking.next(&[greeting]), Ok(Next::Send(Outgoing::Button(p))) if p == "flow:test_drive")
+        );
+        let model = reply("¡Genial! ¿Qué modelo quieres manejar?", &[]);
+        assert!(matches!(
+            booking.next(&[model]),
+            Ok(Next::Send(Outgoing::Text(_)))
+        ));
+        // Out of order: the day question cannot follow the model question.
+        let day = reply("¿Qué día te queda bien?", &[("Hoy", "answer:2026-12-02")]);
+        assert!(booking.next(std::slice::from_ref(&day)).is_err());
+    }
 }
