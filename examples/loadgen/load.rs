@@ -23,6 +23,8 @@ pub struct Plan {
     pub conversations: Option<u64>,
     /// Customers start spread over this long.
     pub ramp_up: Duration,
+    /// A customer's average pause before answering.
+    pub think: Duration,
 }
 
 struct Shared<C> {
@@ -119,6 +121,15 @@ async fn customer<C: Connector>(shared: &Shared<C>, start: Instant) -> Recorder 
             if shared.time_is_up() {
                 recorder.abandoned += 1;
                 break;
+            }
+            if !shared.plan.think.is_zero() {
+                // Jittered, so customers don't answer in lockstep.
+                let pause = shared.plan.think.mul_f64(rand::random_range(0.5..1.5));
+                tokio::time::sleep(pause).await;
+                if shared.time_is_up() {
+                    recorder.abandoned += 1;
+                    break;
+                }
             }
             if sent == MAX_MESSAGES_PER_CONVERSATION {
                 let detail = format!("no booking after {sent} messages");

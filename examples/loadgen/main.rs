@@ -67,6 +67,11 @@ struct Args {
     /// Customers start spread over this long, so connections don't all open at once.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     ramp_up: Duration,
+    /// How long a customer takes to answer each question, on average (each pause is
+    /// drawn between half and one and a half times this). 0: answer at once, which
+    /// saturates the server; a few seconds is a steady load at a known pace.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    think: Duration,
     /// Longest wait for one turn's reply (or to connect) before it counts as a timeout.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     timeout: Duration,
@@ -201,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
         deadline: args.duration.map(|d| start + d),
         conversations: args.conversations,
         ramp_up: args.ramp_up,
+        think: args.think,
     };
     let live = Arc::new(Live::default());
     let progress = tokio::spawn(progress(live.clone(), args.server_pid, start));

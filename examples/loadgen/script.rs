@@ -83,6 +83,10 @@ const PROMPTS: [(Prompt, &str); 10] = [
 /// then asks for the day again.
 const SLOT_TAKEN: &str = "Alguien acaba de tomar ese horario";
 
+/// What the bot says when a pressed button offers something no longer free (a time
+/// another customer booked since it was offered); it then asks the same question again.
+const OPTION_GONE: &str = "Esa opción ya no está disponible";
+
 impl Prompt {
     /// The question a reply asks, if it is one the script knows.
     pub fn of(reply: &Reply) -> Option<Self> {
@@ -93,9 +97,12 @@ impl Prompt {
     }
 
     /// The questions that may follow this one: the next in the flow, and the day again
-    /// after a confirmation whose time was taken meanwhile.
-    fn may_follow(self) -> &'static [Prompt] {
+    /// after a confirmation whose time was taken meanwhile. `consented`: the customer
+    /// already authorised and gave their contact in this booking (before a slot retry),
+    /// so after the time the bot goes straight to the confirmation.
+    fn may_follow(self, consented: bool) -> &'static [Prompt] {
         match self {
+            Self::Time if consented => &[Self::Confirm],
             Self::Greeting => &[Self::Model],
             Self::Model => &[Self::Branch],
             Self::Branch => &[Self::Day],
@@ -194,8 +201,11 @@ pub struct Booking {
     phone: String,
     /// The last question answered; `None` before the greeting.
     answered: Option<Prompt>,
-    /// Times the bot said the chosen time was taken and asked for the day again.
+    /// Times the bot said the chosen time was taken (at the confirmation, or when its
+    /// button was pressed) and asked again.
     pub slot_retries: u32,
+    /// The consent was given in this booking; the flow does not ask it twice.
+    consented: bool,
 }
 
 impl Booking {
@@ -206,14 +216,18 @@ impl Booking {
             phone: phones.take(),
             answered: None,
             slot_retries: 0,
+            consented: false,
         }
     }
 
     /// Reads the bot's replies to the last message and decides the next one.
     pub fn next(&mut self, replies: &[Reply]) -> Result<Next, Unexpected> {
-        let expected = match self.answered {
-            None => &[Prompt::Greeting][..],
-            Some(prompt) => prompt.may_follow(),
+        let option_gone = replies.iter().any(|r| r.text.contains(OPTION_GONE));
+        let expected: Vec<Prompt> = match self.answered {
+            None => vec![Prompt::Greeting],
+            // A stale button: the same question comes again with fresh options.
+            Some(prompt) if option_gone => vec![prompt],
+            Some(prompt) => prompt.may_follow(self.consented).to_vec(),
         };
         // The question is the last reply that asks one.
         let asked = replies
@@ -226,6 +240,9 @@ impl Booking {
                 text: texts(replies),
             });
         };
+        if option_gone {
+            self.slot_retries += 1;
+        }
         if self.answered == Some(Prompt::Confirm) && prompt == Prompt::Day {
             if !replies.iter().any(|r| r.text.contains(SLOT_TAKEN)) {
                 return Err(Unexpected {
@@ -234,6 +251,9 @@ impl Booking {
                 });
             }
             self.slot_retries += 1;
+        }
+        if prompt == Prompt::Consent {
+            self.consented = true;
         }
         self.answered = Some(prompt);
         let unexpected = || Unexpected {
@@ -341,5 +361,67 @@ mod tests {
         // Out of order: the day question cannot follow the model question.
         let day = reply("¿Qué día te queda bien?", &[("Hoy", "answer:2026-12-02")]);
         assert!(booking.next(std::slice::from_ref(&day)).is_err());
+    }
+
+    #[test]
+    fn taken_times_are_retried_and_a_given_consent_is_not_expected_twice() {
+        let ask = |text: &str| Reply {
+            text: text.to_owned(),
+            buttons: vec![Button {
+                title: "Sí, autorizo".to_owned(),
+                payload: "answer:x".to_owned(),
+            }],
+        };
+        let sends = |booking: &mut Booking, replies: &[Reply]| {
+            matches!(booking.next(replies), Ok(Next::Send(_)))
+        };
+        let mut booking = Booking::new(&Phones::new());
+        for text in [
+            "¿En qué te puedo ayudar?",
+            "¿Qué modelo quieres manejar?",
+            "¿En qué sede quieres probar el Duster?",
+            "¿Qué día te queda bien?",
+            "¿A qué hora? Estos son los horarios libres",
+        ] {
+            let reply = Reply {
+                text: text.to_owned(),
+                buttons: vec![Button {
+                    title: "Prueba de manejo".to_owned(),
+                    payload: "p".to_owned(),
+                }],
+            };
+            assert!(sends(&mut booking, &[reply]), "{text}");
+        }
+        // The pressed time was booked by someone else meanwhile: asked again.
+        let stale = [
+            ask("Esa opción ya no está disponible."),
+            ask("¿A qué hora? Estos son los horarios libres"),
+        ];
+        assert!(sends(&mut booking, &stale));
+        assert_eq!(booking.slot_retries, 1);
+        for text in [
+            "¿Nos autorizas?",
+            "¿Cómo te llamas?",
+            "¿A qué número de celular te llamamos?",
+            "Confirmemos: prueba de manejo del Duster",
+        ] {
+            assert!(sends(&mut booking, &[ask(text)]), "{text}");
+        }
+        // Taken at the confirmation: the day again, then straight to the confirmation.
+        let taken = [
+            ask("¡Uy! Alguien acaba de tomar ese horario. Elige otro, por favor."),
+            ask("¿Qué día te queda bien?"),
+        ];
+        assert!(sends(&mut booking, &taken));
+        assert!(sends(&mut booking, &[ask("¿A qué hora?")]));
+        assert!(sends(
+            &mut booking,
+            &[ask("Confirmemos: prueba de manejo del Duster")]
+        ));
+        assert!(matches!(
+            booking.next(&[ask("Tu prueba de manejo quedó agendada")]),
+            Ok(Next::Booked)
+        ));
+        assert_eq!(booking.slot_retries, 2);
     }
 }

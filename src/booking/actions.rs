@@ -11,7 +11,7 @@ use jiff::civil::DateTime;
 use serde_json::{Map, Value};
 
 use super::availability::when;
-use super::availability::{Availability, Need, occupied_window};
+use super::availability::{Availability, Need, occupied_window_on};
 use super::calendar::Calendar;
 use super::{
     Booking, BookingCode, BookingFilter, BookingKind, BookingRequest, BookingStatus, ReserveError,
@@ -125,6 +125,23 @@ impl BookingActions {
             .unwrap_or_else(|| branch.to_owned())
     }
 
+    /// What the branch holds around `start`'s day: all that checking one start needs (the
+    /// refusals' alternatives are not used here), and far less than the whole horizon
+    /// once the calendar holds thousands of bookings.
+    async fn occupied_on_day(
+        &self,
+        branch: &str,
+        start: DateTime,
+    ) -> Result<Vec<Slot>, crate::store::StoreError> {
+        let tz = self
+            .calendar
+            .branch(branch)
+            .map(|b| b.time_zone.clone())
+            .unwrap_or(jiff::tz::TimeZone::UTC);
+        let (from, to) = occupied_window_on(start.date(), &tz);
+        self.bookings.occupied(branch, from, to).await
+    }
+
     async fn audit(
         &self,
         call: &ActionCall<'_>,
@@ -178,8 +195,7 @@ impl BookingActions {
         }
         let now = Timestamp::now();
         for _ in 0..RESERVE_ATTEMPTS {
-            let (from, to) = occupied_window(&self.calendar, now);
-            let occupied = self.bookings.occupied(&branch, from, to).await?;
+            let occupied = self.occupied_on_day(&branch, start).await?;
             let slot: Slot =
                 match Availability::new(&self.calendar, now, &occupied).check(&need, start) {
                     Ok(slot) => slot,
@@ -416,11 +432,9 @@ impl BookingActions {
         };
         let now = Timestamp::now();
         for _ in 0..RESERVE_ATTEMPTS {
-            let (from, to) = occupied_window(&self.calendar, now);
             // The booking's own time doesn't block moving it by half an hour.
             let occupied: Vec<Slot> = self
-                .bookings
-                .occupied(&branch, from, to)
+                .occupied_on_day(&branch, start)
                 .await?
                 .into_iter()
                 .filter(|s| s != &booking.slot)

@@ -385,6 +385,22 @@ pub fn occupied_window(calendar: &Calendar, now: Timestamp) -> (Timestamp, Times
     (from, to)
 }
 
+/// The range of time to load occupied slots for before listing one local `day`'s free
+/// times: every booking that can overlap a slot starting that day. A day before its
+/// midnight (an appointment running over midnight), three after (the day itself, a DST
+/// shift, and an appointment of up to 24 h starting late). Much less than
+/// [`occupied_window`] once a branch holds months of bookings.
+pub fn occupied_window_on(day: Date, tz: &TimeZone) -> (Timestamp, Timestamp) {
+    let midnight = resolve(tz, day.to_datetime(Time::midnight()));
+    let from = midnight
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(Timestamp::MIN);
+    let to = midnight
+        .checked_add(SignedDuration::from_hours(72))
+        .unwrap_or(Timestamp::MAX);
+    (from, to)
+}
+
 const WEEKDAYS_ES: [&str; 7] = ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"];
 const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 const MONTHS_ES: [&str; 12] = [
@@ -969,6 +985,45 @@ mod tests {
         ] {
             let all = availability.free_slots(&need, usize::MAX).unwrap();
             assert!(all.iter().all(|s| from <= s.start && s.end <= to));
+        }
+    }
+
+    #[test]
+    fn occupied_window_on_a_day_keeps_every_booking_that_matters_that_day() {
+        let calendar = santiago();
+        let now = ts("2026-09-05T12:00:00Z");
+        for (branch, need) in [
+            ("palmira", test_drive("palmira", "tracker")),
+            ("norte", service("norte", "bodywork")),
+        ] {
+            let tz = calendar.branch(branch).unwrap().time_zone.clone();
+            let empty = Availability::new(&calendar, now, &[]);
+            let free = empty.free_slots(&need, usize::MAX).unwrap();
+            // Every other free slot of the horizon is booked.
+            let booked: Vec<Slot> = free.iter().step_by(2).cloned().collect();
+            let everything = Availability::new(&calendar, now, &booked);
+            let mut days: Vec<Date> = free
+                .iter()
+                .map(|s| s.start.to_zoned(tz.clone()).date())
+                .collect();
+            days.dedup();
+            assert!(days.len() > 5, "{branch}: {days:?}");
+            for day in days {
+                let (from, to) = occupied_window_on(day, &tz);
+                let near: Vec<Slot> = booked
+                    .iter()
+                    .filter(|s| s.start < to && s.end > from)
+                    .cloned()
+                    .collect();
+                assert!(near.len() < booked.len());
+                assert_eq!(
+                    Availability::new(&calendar, now, &near)
+                        .free_slots_on(&need, day)
+                        .unwrap(),
+                    everything.free_slots_on(&need, day).unwrap(),
+                    "{branch} {day}"
+                );
+            }
         }
     }
 

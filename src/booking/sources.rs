@@ -11,7 +11,7 @@ use jiff::{Timestamp, Zoned};
 
 use super::availability::{
     Availability, Need, NeedError, Unavailable, UnavailableReason, day_label, long_day,
-    occupied_window, time_label, when,
+    occupied_window, occupied_window_on, time_label, when,
 };
 use super::calendar::{Branch, Calendar};
 use super::{Booking, Slot};
@@ -94,6 +94,15 @@ pub const BOOKING_DAYS: &str = "booking_days";
 pub const BOOKING_TIMES: &str = "booking_times";
 pub const MY_BOOKINGS: &str = "my_bookings";
 
+/// Which bookings to load before asking about availability.
+#[derive(Debug, Clone, Copy)]
+enum Around {
+    /// Everything up to the last bookable day, seen from this instant.
+    Horizon(Timestamp),
+    /// Only what can touch slots starting on this branch-local day.
+    Day(Date),
+}
+
 impl BookingSources {
     pub fn new(
         calendar: Arc<Calendar>,
@@ -155,12 +164,15 @@ impl BookingSources {
         &self,
         list: &str,
         need: &Need,
-        now: Timestamp,
+        around: Around,
     ) -> Result<Vec<Slot>, SourceError> {
         let Some(branch) = self.branch_of(need) else {
             return Ok(Vec::new());
         };
-        let (from, to) = occupied_window(&self.calendar, now);
+        let (from, to) = match around {
+            Around::Horizon(now) => occupied_window(&self.calendar, now),
+            Around::Day(day) => occupied_window_on(day, &branch.time_zone),
+        };
         self.lookup
             .occupied(&branch.id, from, to)
             .await
@@ -216,7 +228,9 @@ impl BookingSources {
     async fn days(&self, ctx: &SourceContext<'_>) -> Result<Vec<Choice>, SourceError> {
         let need = self.need(BOOKING_DAYS, ctx)?;
         let now = ctx.now.timestamp();
-        let occupied = self.occupied(BOOKING_DAYS, &need, now).await?;
+        let occupied = self
+            .occupied(BOOKING_DAYS, &need, Around::Horizon(now))
+            .await?;
         let availability = Availability::new(&self.calendar, now, &occupied);
         let today = self.today(&need, ctx.now);
         let days = availability
@@ -226,6 +240,25 @@ impl BookingSources {
             .into_iter()
             .map(|d| self.day_choice(d, today))
             .collect())
+    }
+
+    /// A pressed day button: still a day with a free time? Reads that day's bookings, not
+    /// the whole horizon's as listing the days does.
+    async fn offered_day(
+        &self,
+        value: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Option<Choice>, SourceError> {
+        let Ok(day) = value.parse::<Date>() else {
+            return Ok(None);
+        };
+        let need = self.need(BOOKING_DAYS, ctx)?;
+        let now = ctx.now.timestamp();
+        let occupied = self.occupied(BOOKING_DAYS, &need, Around::Day(day)).await?;
+        let free = Availability::new(&self.calendar, now, &occupied)
+            .free_slots_on(&need, day)
+            .map_err(|err| Self::error(BOOKING_DAYS, err))?;
+        Ok((!free.is_empty()).then(|| self.day_choice(day, self.today(&need, ctx.now))))
     }
 
     async fn times(&self, ctx: &SourceContext<'_>) -> Result<Vec<Choice>, SourceError> {
@@ -240,7 +273,9 @@ impl BookingSources {
                 )
             })?;
         let now = ctx.now.timestamp();
-        let occupied = self.occupied(BOOKING_TIMES, &need, now).await?;
+        let occupied = self
+            .occupied(BOOKING_TIMES, &need, Around::Day(day))
+            .await?;
         let availability = Availability::new(&self.calendar, now, &occupied);
         let today = self.today(&need, ctx.now);
         let slots = availability
@@ -280,7 +315,9 @@ impl BookingSources {
             return Ok(None);
         };
         let now = ctx.now.timestamp();
-        let occupied = self.occupied(BOOKING_DAYS, &need, now).await?;
+        let occupied = self
+            .occupied(BOOKING_DAYS, &need, Around::Horizon(now))
+            .await?;
         let availability = Availability::new(&self.calendar, now, &occupied);
         let today = self.today(&need, ctx.now);
         let free = availability
@@ -323,7 +360,10 @@ impl BookingSources {
             return Ok(None);
         };
         let now = ctx.now.timestamp();
-        let occupied = self.occupied(BOOKING_TIMES, &need, now).await?;
+        // The horizon, not the day: the nearest alternatives may fall on other days.
+        let occupied = self
+            .occupied(BOOKING_TIMES, &need, Around::Horizon(now))
+            .await?;
         let availability = Availability::new(&self.calendar, now, &occupied);
         let today = self.today(&need, ctx.now);
         match availability.check(&need, day.to_datetime(time)) {
@@ -504,6 +544,22 @@ impl Sources for BookingSources {
             _ => Ok(None),
         }
     }
+
+    async fn offered(
+        &self,
+        name: &str,
+        value: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Option<Choice>, SourceError> {
+        if name == BOOKING_DAYS {
+            return self.offered_day(value, ctx).await;
+        }
+        Ok(self
+            .options(name, ctx)
+            .await?
+            .into_iter()
+            .find(|c| c.value == value))
+    }
 }
 
 /// How a slot is stored in a flow: branch-local date and time, `2026-11-28T10:00`.
@@ -659,5 +715,111 @@ impl From<NeedError> for SourceError {
             list: "bookings".into(),
             message: err.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, RawSettings, Secrets};
+    use jiff::civil::date;
+    use serde_json::{Map, Value};
+
+    /// Bookings held in memory, read by branch and window as the store reads them.
+    struct Booked(Vec<Slot>);
+
+    #[async_trait]
+    impl BookingLookup for Booked {
+        async fn occupied(
+            &self,
+            branch: &str,
+            from: Timestamp,
+            to: Timestamp,
+        ) -> Result<Vec<Slot>, StoreError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|s| s.unit.branch == branch && s.start < to && s.end > from)
+                .cloned()
+                .collect())
+        }
+
+        async fn upcoming_for_customer(
+            &self,
+            _: &str,
+            _: Timestamp,
+        ) -> Result<Vec<Booking>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pressed_day_stands_while_that_day_has_a_free_time() {
+        let config = Config::validate(RawSettings::default(), None, Secrets::default()).unwrap();
+        let calendar = Arc::new(config.calendar.clone());
+        let now: Zoned = "2026-11-23T08:00:00-05:00[America/Bogota]".parse().unwrap();
+        let need = Need::TestDrive {
+            branch: "norte".into(),
+            model: "tiguan".into(),
+        };
+        // The one demo Tiguan at Sede Norte is booked all Tuesday.
+        let tuesday = date(2026, 11, 24);
+        let tuesday_full = Availability::new(&calendar, now.timestamp(), &[])
+            .free_slots_on(&need, tuesday)
+            .unwrap();
+        assert!(!tuesday_full.is_empty());
+        let sources = |booked: Vec<Slot>| {
+            BookingSources::new(
+                calendar.clone(),
+                config.catalog.models.clone(),
+                Arc::new(Booked(booked)),
+            )
+        };
+        let mut vars = Map::new();
+        vars.insert("model".into(), Value::from("tiguan"));
+        vars.insert("branch".into(), Value::from("norte"));
+        let ctx = SourceContext {
+            vars: &vars,
+            language: Language::Es,
+            customer_id: "c1",
+            now: &now,
+        };
+
+        let free = sources(Vec::new());
+        let chosen = free
+            .offered(BOOKING_DAYS, "2026-11-24", &ctx)
+            .await
+            .unwrap();
+        assert_eq!(chosen.map(|c| c.value), Some("2026-11-24".to_owned()));
+        assert!(
+            free.offered(BOOKING_DAYS, "someday", &ctx)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let full = sources(tuesday_full);
+        assert!(
+            full.offered(BOOKING_DAYS, "2026-11-24", &ctx)
+                .await
+                .unwrap()
+                .is_none(),
+            "a full day pressed on an old message is refused"
+        );
+        let wednesday = full
+            .offered(BOOKING_DAYS, "2026-11-25", &ctx)
+            .await
+            .unwrap();
+        assert_eq!(wednesday.map(|c| c.value), Some("2026-11-25".to_owned()));
+        // The days listed agree: Tuesday is gone, Wednesday is there.
+        let listed: Vec<String> = full
+            .options(BOOKING_DAYS, &ctx)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.value)
+            .collect();
+        assert!(!listed.contains(&"2026-11-24".to_owned()), "{listed:?}");
+        assert!(listed.contains(&"2026-11-25".to_owned()), "{listed:?}");
     }
 }

@@ -296,6 +296,34 @@ impl FlowRouter {
         }
     }
 
+    /// The option a pressed button stands for, if it can still be chosen.
+    async fn offered(
+        &self,
+        ask: &Ask,
+        value: &str,
+        vars: &Map<String, Json>,
+        language: Language,
+        customer_id: &str,
+    ) -> Result<Option<Choice>, RouteError> {
+        match &ask.expect {
+            Expect::Buttons(choices) => Ok(choices.iter().find(|c| c.value == value).cloned()),
+            Expect::Source(name) => {
+                let now = self.settings.clock.now();
+                let ctx = SourceContext {
+                    vars,
+                    language,
+                    customer_id,
+                    now: &now,
+                };
+                self.sources
+                    .offered(name, value, &ctx)
+                    .await
+                    .map_err(|err| RouteError(Box::new(err)))
+            }
+            Expect::Input(_) => Ok(None),
+        }
+    }
+
     async fn question(
         &self,
         set: &FlowSet,
@@ -753,13 +781,16 @@ impl FlowRouter {
                 "Please type your answer.",
             )),
             (_, Input::Button { payload }) => {
-                let vars = state.stack.last().map(|f| &f.vars);
-                let choices = self
-                    .choices(ask, vars.unwrap_or(&Map::new()), language, turn.customer_id)
-                    .await?;
-                payload
-                    .strip_prefix(ANSWER_PREFIX)
-                    .and_then(|value| choices.iter().find(|c| c.value == value))
+                let empty = Map::new();
+                let vars = state.stack.last().map(|f| &f.vars).unwrap_or(&empty);
+                let chosen = match payload.strip_prefix(ANSWER_PREFIX) {
+                    Some(value) => {
+                        self.offered(ask, value, vars, language, turn.customer_id)
+                            .await?
+                    }
+                    None => None,
+                };
+                chosen
                     .map(|c| (Json::String(c.value.clone()), c.display(language)))
                     .ok_or_else(|| {
                         Self::t(

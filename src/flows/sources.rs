@@ -65,6 +65,22 @@ pub trait Sources: Send + Sync {
     ) -> Result<Option<Interpretation>, SourceError> {
         Ok(None)
     }
+
+    /// The option `value` of a list if it can still be chosen (a pressed button, maybe on
+    /// an old message). This lists every option; a list that can check one value for
+    /// less work says so by overriding it.
+    async fn offered(
+        &self,
+        name: &str,
+        value: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Option<Choice>, SourceError> {
+        Ok(self
+            .options(name, ctx)
+            .await?
+            .into_iter()
+            .find(|c| c.value == value))
+    }
 }
 
 /// Several sources as one: the first that has a list answers for it. Each source's list
@@ -116,6 +132,18 @@ impl Sources for SourceSet {
     ) -> Result<Option<Interpretation>, SourceError> {
         match self.owner(name) {
             Some(source) => source.interpret(name, text, ctx).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn offered(
+        &self,
+        name: &str,
+        value: &str,
+        ctx: &SourceContext<'_>,
+    ) -> Result<Option<Choice>, SourceError> {
+        match self.owner(name) {
+            Some(source) => source.offered(name, value, ctx).await,
             None => Ok(None),
         }
     }

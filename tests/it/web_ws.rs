@@ -135,6 +135,22 @@ async fn frames_over_the_protocol_limit_close_the_socket_not_the_server() {
     server.stop().await;
 }
 
+/// The socket starts with a small read buffer (memory per open widget); a long message
+/// within the limits must still arrive whole and get its answer.
+#[tokio::test]
+async fn a_message_larger_than_the_initial_read_buffer_is_answered() {
+    let server = start_server(|raw| raw.web.max_message_chars = 10_000).await;
+    let (mut socket, _) = connect_async(server.ws_url("")).await.unwrap();
+    next_frame(&mut socket).await; // session
+    next_frame(&mut socket).await; // greeting
+    // 9,000 two-byte characters: an 18 KB frame, four times the initial buffer.
+    let long = format!("quiero hablar con un asesor {}", "á".repeat(9_000));
+    send(&mut socket, json!({"type": "message", "text": long})).await;
+    let reply = next_frame(&mut socket).await;
+    assert_eq!(reply["type"], "message", "{reply}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn rate_limit_per_session_sends_an_error_frame() {
     let server = start_server(|raw| raw.web.messages_per_minute_per_session = 5).await;

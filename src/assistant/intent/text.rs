@@ -133,17 +133,18 @@ pub(super) fn same_word(word: &str, expected: &str, min_fuzzy: usize) -> bool {
     if word == expected {
         return true;
     }
-    let len = expected.chars().count();
+    // Cheapest tests first: this runs for every word of a message against every cue.
     let plural =
         word.strip_suffix('s') == Some(expected) || word.strip_suffix("es") == Some(expected);
-    if len >= MIN_PLURAL && plural {
-        return true;
+    if plural {
+        return expected.chars().count() >= MIN_PLURAL;
     }
-    if len < min_fuzzy {
+    if word.chars().next() != expected.chars().next() {
         return false;
     }
-    word.chars().count().abs_diff(len) <= 1
-        && word.chars().next() == expected.chars().next()
+    let len = expected.chars().count();
+    len >= min_fuzzy
+        && word.chars().count().abs_diff(len) <= 1
         && strsim::damerau_levenshtein(word, expected) <= 1
 }
 

@@ -30,6 +30,10 @@ const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(30);
 /// Processing slower than this shows the typing indicator.
 const TYPING_AFTER: Duration = Duration::from_millis(400);
+/// Initial read buffer per connection. Chat frames are small and the buffer grows for a
+/// larger one (up to `max_frame_bytes`); tungstenite's default of 128 KiB made every open
+/// widget cost ~140 KiB of server memory.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct WsQuery {
@@ -47,6 +51,9 @@ pub async fn upgrade(
     let max = state.web_limits.max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        // Every frame is sent and flushed on its own; there is nothing to batch.
+        .write_buffer_size(0)
         .on_upgrade(move |socket| {
             let tasks = state.connections.clone();
             tasks.track_future(async move {
