@@ -19,7 +19,7 @@ use crate::config::{Localized, RawModel, model_name};
 use crate::engine::Language;
 use crate::flows::input::{self, InputContext, InputKind, Lang, PlateCountry};
 use crate::flows::model::Choice;
-use crate::flows::sources::{Interpretation, SourceContext, SourceError, Sources};
+use crate::flows::sources::{Interpretation, SourceContext, SourceError, Sources, listed};
 use crate::store::{BookingStore, StoreError};
 
 /// Most time buttons offered for one day; other times can be typed.
@@ -554,11 +554,7 @@ impl Sources for BookingSources {
         if name == BOOKING_DAYS {
             return self.offered_day(value, ctx).await;
         }
-        Ok(self
-            .options(name, ctx)
-            .await?
-            .into_iter()
-            .find(|c| c.value == value))
+        listed(self, name, value, ctx).await
     }
 }
 

@@ -75,12 +75,23 @@ pub trait Sources: Send + Sync {
         value: &str,
         ctx: &SourceContext<'_>,
     ) -> Result<Option<Choice>, SourceError> {
-        Ok(self
-            .options(name, ctx)
-            .await?
-            .into_iter()
-            .find(|c| c.value == value))
+        listed(self, name, value, ctx).await
     }
+}
+
+/// `value` among all the current options of a list: what [`Sources::offered`] does
+/// unless a list checks one value more cheaply.
+pub async fn listed<S: Sources + ?Sized>(
+    source: &S,
+    name: &str,
+    value: &str,
+    ctx: &SourceContext<'_>,
+) -> Result<Option<Choice>, SourceError> {
+    Ok(source
+        .options(name, ctx)
+        .await?
+        .into_iter()
+        .find(|c| c.value == value))
 }
 
 /// Several sources as one: the first that has a list answers for it. Each source's list
